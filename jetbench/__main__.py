@@ -1,0 +1,5 @@
+import sys
+
+from jetbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,40 @@
+"""The `jetbench` command: a thin layer over the Python API.
+
+Errors the user can fix (JetbenchError) print as one line and exit with status 2; the full
+traceback only appears with `--debug`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from jetbench.cli import data_commands  # noqa: F401  (registers commands)
+from jetbench.cli.app import DEBUG, app
+from jetbench.errors import JetbenchError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="jetbench", standalone_mode=False)
+    except JetbenchError as err:
+        if debug or DEBUG["on"]:
+            raise
+        print(f"jetbench: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("jetbench: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:  # typer/click exits (usage errors, --help)
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except Exception as err:  # click usage errors arrive as ClickException
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            return err.exit_code
+        if isinstance(err, click.exceptions.Abort):
+            return 1
+        raise
+    return 0

@@ -1,0 +1,46 @@
+"""Shared fixtures: an isolated data/checkpoint cache per test session and a random canonical batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jetbench.data.format import JetBatch, dataset_info
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    import os
+
+    root = tmp_path_factory.mktemp("jetbench-cache")
+    old = {k: os.environ.get(k) for k in ("JETBENCH_DATA", "JETBENCH_CHECKPOINTS", "JETBENCH_RESULTS")}
+    os.environ.setdefault("JETBENCH_DATA", str(root / "data"))
+    os.environ.setdefault("JETBENCH_CHECKPOINTS", str(root / "checkpoints"))
+    os.environ["JETBENCH_RESULTS"] = str(root / "results")
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def random_batch(n: int = 64, dataset: str = "jetclass", seed: int = 0) -> JetBatch:
+    """A canonical batch with random (but valid, pT-sorted) contents for unit tests."""
+    info = dataset_info(dataset)
+    rng = np.random.default_rng(seed)
+    P = info.n_slots
+    counts = rng.integers(2, P + 1, size=n)
+    mask = np.arange(P)[None] < counts[:, None]
+    csts = rng.normal(size=(n, P, 7)).astype(np.float32)
+    csts[..., 0] = -np.sort(-rng.exponential(20.0, size=(n, P)), axis=1)
+    csts[~mask] = 0
+    ids = np.where(mask, rng.integers(0, 8, size=(n, P)), 0).astype(np.int8)
+    jets = np.abs(rng.normal(100, 10, size=(n, 5))).astype(np.float32)
+    jets[:, 4] = counts
+    batch = JetBatch(csts=csts, csts_id=ids, mask=mask, jets=jets,
+                     labels=rng.integers(0, len(info.labels), n).astype(np.int16))
+    if info.has_tracks:
+        batch.vtx_id = np.where(mask, rng.integers(0, 3, size=(n, P)), -1).astype(np.int16)
+        batch.track_type = np.where(mask, rng.integers(0, 4, size=(n, P)), -1).astype(np.int8)
+    return batch
