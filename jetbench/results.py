@@ -1,0 +1,99 @@
+"""Result files: one JSON per cell (encoder, revision, task@version, protocol@version, budget, seed).
+
+The schema is a pydantic model so `jetbench run` writes and `jetbench leaderboard` reads the same
+thing; `cell_path` names the file from the cell identity, which is what makes sweeps resumable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jetbench.errors import JetbenchError
+from jetbench.fileio import write_json
+
+SCHEMA_VERSION = 1
+
+
+class Provenance(BaseModel):
+    """Everything needed to say exactly what was measured, where and with what."""
+
+    model_config = ConfigDict(extra="forbid")
+    task_hash: str
+    protocol_hash: str
+    config_hash: str
+    data_manifest_hash: str
+    encoder_checkpoint_hash: str | None = None
+    jetbench_version: str
+    git_commit: str | None = None
+    torch_version: str
+    device: str
+    python_version: str
+    hostname: str | None = None
+
+
+class Result(BaseModel):
+    """One benchmark cell's outcome."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_version: int = SCHEMA_VERSION
+    encoder: str
+    encoder_revision: str
+    task: str
+    task_version: int
+    protocol: str
+    protocol_version: int
+    scale: str
+    budget: int
+    seed: int
+    main_score: str
+    metrics: dict[str, float]
+    binned: dict[str, dict[str, float]] = Field(default_factory=dict)
+    stderr: dict[str, float] = Field(default_factory=dict)  # bootstrap standard errors
+    n_params: int
+    wall_time_s: float
+    created: str
+    provenance: Provenance
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return self.metrics[self.main_score]
+
+    def cell_id(self) -> str:
+        return cell_id(self.encoder, self.task, self.protocol, self.scale, self.budget, self.seed)
+
+
+def cell_id(encoder: str, task: str, protocol: str, scale: str, budget: int, seed: int) -> str:
+    safe = encoder.replace(":", "_").replace("/", "_")
+    return f"{safe}__{task}__{protocol}__{scale}__b{budget}__s{seed}"
+
+
+def cell_path(results_dir: str | os.PathLike, encoder: str, task: str, protocol: str, scale: str,
+              budget: int, seed: int) -> Path:
+    return Path(results_dir) / f"{cell_id(encoder, task, protocol, scale, budget, seed)}.json"
+
+
+def save_result(result: Result, results_dir: str | os.PathLike) -> Path:
+    """Write the result JSON atomically under its cell name; return the path."""
+    path = Path(results_dir) / f"{result.cell_id()}.json"
+    write_json(path, result.model_dump(mode="json"))
+    return path
+
+
+def load_result(path: str | os.PathLike) -> Result:
+    try:
+        return Result.model_validate(json.loads(Path(path).read_text()))
+    except (json.JSONDecodeError, ValidationError) as err:
+        first = str(err).splitlines()[0:3]
+        raise JetbenchError(f"{path}: not a valid jetbench result ({' '.join(first)})") from None
+
+
+def load_results(results_dir: str | os.PathLike) -> list[Result]:
+    """All result JSONs below a folder (recursively), sorted by cell id."""
+    files = sorted(Path(results_dir).rglob("*.json"))
+    return sorted((load_result(p) for p in files), key=lambda r: r.cell_id())
