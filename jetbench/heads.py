@@ -1,0 +1,226 @@
+"""Task heads and their losses (DESIGN §6, paper 2).
+
+A head maps an encoder's output `(jet [B,D], tokens [B,P,D], mask [B,P])` to logits:
+- jet tasks: `ClassAttentionHead` (CaiT-style class token attending to the tokens) -> [B, C]
+  ([B] for binary tasks);
+- trackid: `TrackHead` (per-track residual MLP) -> [B, P, C];
+- vertexing: `PairHead` (twin MLP F, logit = Linear(|F(z_i) - F(z_j)|)) -> [B, P, P], computed only
+  on upper-triangle pairs of real tracks (other entries are 0 and ignored by loss and metrics).
+The `linear` protocol uses the `Linear*` variants (no hidden layer). Losses read their knobs from
+the task spec (`task.loss`) where it provides them and fall back to the paper values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+HEAD_KINDS = ("jet_class", "track_class", "vertex_pair")
+TRACK_CLASS_WEIGHTS = (0.3868, 1.4342, 3.3482, 2.3896)
+
+
+class ClassAttentionBlock(nn.Module):
+    """CaiT class-attention layer: only the class token is updated; it attends to itself+tokens."""
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(2 * dim, dim), nn.Dropout(dropout))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, cls: torch.Tensor, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        u = self.norm1(torch.cat([cls, x], dim=1))
+        # the class token is always a valid key, so no row is fully masked (no NaN for empty jets)
+        key_pad = torch.cat([pad.new_zeros(pad.shape[0], 1), pad], dim=1)
+        a, _ = self.attn(u[:, :1], u, u, key_padding_mask=key_pad, need_weights=False)
+        cls = cls + self.drop(a)
+        return cls + self.mlp(self.norm2(cls))
+
+
+class ClassAttentionHead(nn.Module):
+    """Jet-level head: project tokens, pool them with `layers` class-attention blocks, classify."""
+
+    def __init__(self, in_dim: int, n_out: int, dim: int = 128, heads: int = 4, layers: int = 2,
+                 dropout: float = 0.2):
+        super().__init__()
+        self.proj = nn.Linear(in_dim, dim)
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.trunc_normal_(self.cls, std=0.02)
+        self.blocks = nn.ModuleList(ClassAttentionBlock(dim, heads, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, n_out)
+        self.n_out = n_out
+
+    def forward(self, jet: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.proj(tokens)
+        cls = self.cls.expand(x.shape[0], -1, -1)
+        for block in self.blocks:
+            cls = block(cls, x, ~mask)
+        logits = self.out(self.norm(cls[:, 0]))
+        return logits[:, 0] if self.n_out == 1 else logits
+
+
+class ResidualMLP(nn.Module):
+    """Per-token MLP: input projection, `blocks` pre-norm residual blocks, output projection."""
+
+    def __init__(self, in_dim: int, n_out: int, hidden: int = 128, blocks: int = 3,
+                 dropout: float = 0.2):
+        super().__init__()
+        self.inp = nn.Linear(in_dim, hidden)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.GELU(),
+                          nn.Dropout(dropout))
+            for _ in range(blocks))
+        self.norm = nn.LayerNorm(hidden)
+        self.out = nn.Linear(hidden, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.inp(x)
+        for block in self.blocks:
+            x = x + block(x)
+        return self.out(self.norm(x))
+
+
+class TrackHead(nn.Module):
+    """Per-track classifier (trackid): logits [B, P, C]; padded slots are ignored by the loss."""
+
+    def __init__(self, in_dim: int, n_out: int, hidden: int = 128, blocks: int = 3,
+                 dropout: float = 0.2, linear: bool = False):
+        super().__init__()
+        self.net = (nn.Linear(in_dim, n_out) if linear
+                    else ResidualMLP(in_dim, n_out, hidden, blocks, dropout))
+
+    def forward(self, jet: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.net(tokens)
+
+
+def pair_index(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(jet, i, j) of the upper-triangle pairs i < j of real tracks."""
+    P = mask.shape[1]
+    upper = torch.triu(torch.ones(P, P, dtype=torch.bool, device=mask.device), diagonal=1)
+    valid = mask[:, :, None] & mask[:, None, :] & upper
+    b, i, j = valid.nonzero(as_tuple=True)
+    return b, i, j
+
+
+class PairHead(nn.Module):
+    """Twin head for vertexing: logit(i, j) = Linear(|F(z_i) - F(z_j)|), symmetric by construction.
+
+    Only real upper-triangle pairs are computed; the result is scattered into a [B, P, P] matrix.
+    `linear=True` drops F (the `linear` protocol: a linear map of |z_i - z_j|).
+    """
+
+    def __init__(self, in_dim: int, hidden: int = 128, blocks: int = 3, dropout: float = 0.2,
+                 linear: bool = False):
+        super().__init__()
+        self.f = nn.Identity() if linear else ResidualMLP(in_dim, hidden, hidden, blocks, dropout)
+        self.out = nn.Linear(in_dim if linear else hidden, 1)
+
+    def forward(self, jet: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, i, j = pair_index(mask)
+        f = self.f(tokens)
+        logit = self.out((f[b, i] - f[b, j]).abs())[:, 0]
+        out = logit.new_zeros(mask.shape[0], mask.shape[1], mask.shape[1])
+        out = out.index_put((b, i, j), logit)
+        return out.index_put((b, j, i), logit)
+
+
+class LinearJetHead(nn.Module):
+    """`linear` protocol jet head: logistic regression on the pooled jet embedding."""
+
+    def __init__(self, in_dim: int, n_out: int):
+        super().__init__()
+        self.out = nn.Linear(in_dim, n_out)
+        self.n_out = n_out
+
+    def forward(self, jet: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        logits = self.out(jet)
+        return logits[:, 0] if self.n_out == 1 else logits
+
+
+def _loss_cfg(task: Any) -> dict[str, Any]:
+    cfg = getattr(task, "loss", None)
+    if cfg is None:
+        return {}
+    if isinstance(cfg, str):
+        return {"name": cfg}
+    if hasattr(cfg, "model_dump"):
+        return cfg.model_dump()
+    return dict(cfg)
+
+
+def is_binary(task: Any) -> bool:
+    """Binary jet tasks use one logit + BCE (e.g. cwola); the task spec says so via its loss."""
+    name = str(_loss_cfg(task).get("name", "")).lower()
+    return task.head == "jet_class" and ("bce" in name or "binary" in name)
+
+
+def build_head(task: Any, in_dim: int, linear: bool = False) -> nn.Module:
+    """The head for a task spec (`task.head`, `task.n_classes`); `linear` for the linear probe."""
+    if task.head == "jet_class":
+        n_out = 1 if is_binary(task) else int(task.n_classes)
+        return LinearJetHead(in_dim, n_out) if linear else ClassAttentionHead(in_dim, n_out)
+    if task.head == "track_class":
+        return TrackHead(in_dim, int(task.n_classes), linear=linear)
+    if task.head == "vertex_pair":
+        return PairHead(in_dim, linear=linear)
+    from jetbench.errors import unknown_name
+
+    raise unknown_name("head type", str(task.head), HEAD_KINDS)
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 3.0,
+               alpha: float | None = None) -> torch.Tensor:
+    """Binary focal loss (mean): down-weights the many easy 'different vertex' pairs."""
+    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    p = torch.sigmoid(logits)
+    p_t = p * target + (1 - p) * (1 - target)
+    loss = ce * (1 - p_t) ** gamma
+    if alpha is not None and alpha >= 0:
+        loss = loss * (alpha * target + (1 - alpha) * (1 - target))
+    return loss.mean()
+
+
+class TaskLoss(nn.Module):
+    """Loss for a task's head output; `targets` are what `jetbench.tasks.task_targets` returns.
+
+    jet_class: labels [B]; track_class: per-track labels [B, P] (-1 on padding);
+    vertex_pair: per-track vertex ids [B, P] (pairs i<j of real tracks, target = same id).
+    """
+
+    def __init__(self, task: Any):
+        super().__init__()
+        cfg = _loss_cfg(task)
+        self.kind = task.head
+        self.binary = is_binary(task)
+        self.smoothing = float(cfg.get("label_smoothing", 0.1 if self.kind == "jet_class" else 0.0))
+        self.gamma = float(cfg.get("gamma", 3.0))
+        self.alpha = cfg.get("alpha")
+        weights = cfg.get("class_weights")
+        if weights is None and self.kind == "track_class" and int(task.n_classes) == 4:
+            weights = TRACK_CLASS_WEIGHTS
+        w = None if weights is None else torch.tensor(weights, dtype=torch.float32)
+        self.register_buffer("weights", w)
+
+    def forward(self, out: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.kind == "jet_class":
+            if self.binary:
+                y = targets.float()
+                if self.smoothing:
+                    y = y * (1 - self.smoothing) + 0.5 * self.smoothing
+                return F.binary_cross_entropy_with_logits(out, y)
+            return F.cross_entropy(out, targets.long(), label_smoothing=self.smoothing)
+        if self.kind == "track_class":
+            t = targets.long().masked_fill(~mask, -1)
+            return F.cross_entropy(out.reshape(-1, out.shape[-1]), t.reshape(-1),
+                                   weight=self.weights, ignore_index=-1,
+                                   label_smoothing=self.smoothing)
+        b, i, j = pair_index(mask)
+        same = (targets[b, i] == targets[b, j]).float()
+        return focal_loss(out[b, i, j], same, self.gamma, self.alpha)
