@@ -1,0 +1,67 @@
+"""Leaderboard and submission commands: building the table and getting a new encoder onto it.
+
+Commands: `leaderboard`, `list benchmarks`, `validate-encoder`, `mock-run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from tabulate import tabulate
+
+from jetbench.cli.app import app, list_app
+
+
+@app.command("leaderboard")
+def leaderboard(
+    results: Path = typer.Option(None, "--results", help="Folder of result JSONs "
+                                 "(default: $JETBENCH_RESULTS or ./results)."),
+    benchmark: str = typer.Option("jetbench-core-v1", "--benchmark",
+                                  help="Benchmark name (see `jetbench list benchmarks`) or YAML."),
+    out: Path = typer.Option(Path("leaderboard"), "--out", help="Output folder."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write score-vs-labels PNGs."),
+) -> None:
+    """Aggregate results into a benchmark's tables (md, tex, csv), HTML page and plots."""
+    from jetbench.leaderboard import build_leaderboard
+    from jetbench.leaderboard.render import wide_table
+    from jetbench.paths import results_dir
+
+    outputs = build_leaderboard(results or results_dir(), benchmark, out, plots=plots)
+    lb = outputs.leaderboard
+    n_complete = sum(r.complete for r in lb.rows)
+    print(f"{lb.benchmark.label}: {len(lb.rows)} rows ({n_complete} complete) "
+          f"from {lb.n_used} of {lb.n_results} result file(s)")
+    if lb.rows:
+        headers, rows = wide_table(lb, ("", ""))
+        print(tabulate(rows, headers=headers, disable_numparse=True))
+    for note in lb.notes:
+        print(f"note: {note}")
+    print("wrote " + ", ".join(str(p) for p in outputs.files.values()))
+
+
+@list_app.command("benchmarks")
+def list_benchmarks_cmd() -> None:
+    """Named, versioned benchmarks `jetbench leaderboard --benchmark` accepts."""
+    from jetbench.leaderboard import list_benchmarks
+
+    rows = [(b.name, b.version, b.scale, ", ".join(b.tasks), ", ".join(b.protocols),
+             ", ".join(f"{t}:{'/'.join(map(str, bs))}" for t, bs in b.budgets.items())
+             or "task defaults", b.min_seeds) for b in list_benchmarks()]
+    print(tabulate(rows, headers=["benchmark", "version", "scale", "tasks", "protocols", "budgets",
+                                  "min seeds"]))
+
+
+@app.command("validate-encoder")
+def validate_encoder_cmd(
+    spec: str = typer.Argument(..., help="Encoder name, entry point or 'module:factory'."),
+    scale: str = typer.Option("smoke", "--scale", help="Scale passed to the encoder factory."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random test jets."),
+) -> None:
+    """Check an encoder against the contract: meta, shapes, finiteness, symmetries, determinism."""
+    from jetbench.validate import validate_encoder
+
+    report = validate_encoder(spec, scale=scale, seed=seed)
+    print(report.format())
+    if not report.passed:
+        raise typer.Exit(1)

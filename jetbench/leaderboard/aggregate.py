@@ -1,0 +1,209 @@
+"""Result JSONs -> leaderboard rows: mean +- std over seeds per (encoder, protocol, task, budget).
+
+A row is one encoder under one protocol; its cells are the benchmark's (task, budget) pairs. The
+rules that keep the table honest:
+- only results of the benchmark's scale, tasks, protocols and budgets count (the rest are counted
+  and named in the notes);
+- a result whose task/protocol version or hash differs from the current definition is *stale*: a
+  cell uses its current results only and falls back to stale ones (flagged) only when it has none;
+- a cell needs `min_seeds` seeds; a row is complete only when every cell is, and only complete
+  rows are ranked (mean rank over cells) - an incomplete row is shown but never averaged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from jetbench.leaderboard.benchmarks import Benchmark, resolve_budgets
+from jetbench.leaderboard.current import Definitions
+from jetbench.results import Result
+
+OK, FEW_SEEDS, STALE, MISSING = "ok", "few-seeds", "stale", "missing"
+
+
+@dataclass
+class Cell:
+    """One (task, budget) entry of a row, aggregated over seeds."""
+
+    task: str
+    budget: int
+    status: str = MISSING
+    seeds: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    mean: float | None = None
+    std: float | None = None  # sample std (ddof = 1); None for fewer than two seeds
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.seeds)
+
+
+@dataclass
+class Row:
+    encoder: str
+    protocol: str
+    cells: dict[tuple[str, int], Cell]
+    revisions: list[str] = field(default_factory=list)
+    n_params: int | None = None
+    mean_rank: float | None = None
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return all(c.status == OK for c in self.cells.values())
+
+    @property
+    def status(self) -> str:
+        if self.complete:
+            return "complete"
+        counts = Counter(c.status for c in self.cells.values() if c.status != OK)
+        parts = [f"{counts[s]} {s}" for s in (MISSING, FEW_SEEDS, STALE) if counts[s]]
+        return "incomplete (" + ", ".join(parts) + ")"
+
+
+@dataclass
+class Leaderboard:
+    benchmark: Benchmark
+    columns: list[tuple[str, int]]  # (task, budget) in benchmark order
+    main_scores: dict[str, str]  # task -> main score name
+    rows: list[Row]
+    notes: list[str]
+    n_results: int  # results read
+    n_used: int  # results inside the benchmark grid
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form (also what the HTML page embeds)."""
+        return {
+            "benchmark": self.benchmark.model_dump(mode="json"),
+            "columns": [{"task": t, "budget": b, "main_score": self.main_scores.get(t, "")}
+                        for t, b in self.columns],
+            "rows": [{
+                "encoder": r.encoder, "protocol": r.protocol, "revisions": r.revisions,
+                "n_params": r.n_params, "mean_rank": r.mean_rank, "status": r.status,
+                "complete": r.complete, "flags": r.flags,
+                "cells": [asdict(r.cells[c]) for c in self.columns],
+            } for r in self.rows],
+            "notes": self.notes, "n_results": self.n_results, "n_used": self.n_used,
+        }
+
+
+def staleness(r: Result, defs: Definitions) -> list[str]:
+    """Why `r` was measured under a different task/protocol definition than the current one."""
+    out = []
+    for kind, name, version, got_hash, table in (
+        ("task", r.task, r.task_version, r.provenance.task_hash, defs.tasks),
+        ("protocol", r.protocol, r.protocol_version, r.provenance.protocol_hash, defs.protocols),
+    ):
+        cur = table.get(name)
+        if cur is None:
+            continue
+        if version != cur.version:
+            out.append(f"{kind} {name} v{version} (current v{cur.version})")
+        elif got_hash != cur.hash:
+            out.append(f"{kind} {name} hash {got_hash[:10]} (current {cur.hash[:10]})")
+    return out
+
+
+def _fill_cell(cell: Cell, results: list[Result], defs: Definitions, min_seeds: int) -> None:
+    by_seed: dict[int, list[Result]] = defaultdict(list)
+    for r in results:
+        by_seed[r.seed].append(r)
+    current, stale = [], []
+    for seed in sorted(by_seed):
+        group = sorted(by_seed[seed], key=lambda r: r.created)
+        if len(group) > 1:
+            cell.flags.append(f"seed {seed}: {len(group)} results, kept the newest")
+        fresh = [r for r in group if not staleness(r, defs)]
+        (current if fresh else stale).append(fresh[-1] if fresh else group[-1])
+    use = current or stale
+    if stale and current:
+        cell.flags.append(f"ignored {len(stale)} stale seed(s)")
+    if not current and stale:
+        cell.flags.extend(sorted({s for r in stale for s in staleness(r, defs)}))
+    for r in use:
+        value = r.metrics.get(r.main_score)
+        if value is None or not math.isfinite(value):
+            cell.flags.append(f"seed {r.seed}: main score '{r.main_score}' is "
+                              f"{'missing' if value is None else value}")
+            continue
+        cell.seeds.append(r.seed)
+        cell.scores.append(float(value))
+    if not cell.scores:
+        cell.status = MISSING
+        return
+    arr = np.asarray(cell.scores)
+    cell.mean = float(arr.mean())
+    cell.std = float(arr.std(ddof=1)) if arr.size > 1 else None
+    if not current:
+        cell.status = STALE
+    else:
+        cell.status = OK if arr.size >= min_seeds else FEW_SEEDS
+
+
+def _rank(rows: list[Row], columns: list[tuple[str, int]]) -> None:
+    """Mean rank over cells among complete rows (rank 1 = best; main scores are higher-better)."""
+    complete = [r for r in rows if r.complete]
+    if not complete or not columns:
+        return
+    ranks = np.zeros((len(complete), len(columns)))
+    for j, col in enumerate(columns):
+        means = np.array([r.cells[col].mean for r in complete], dtype=float)
+        # average rank for ties: count strictly better + half the other equal ones
+        ranks[:, j] = [1 + (means > m).sum() + 0.5 * ((means == m).sum() - 1) for m in means]
+    for r, rr in zip(complete, ranks.mean(axis=1), strict=True):
+        r.mean_rank = float(rr)
+
+
+def aggregate(results: list[Result], bench: Benchmark, defs: Definitions) -> Leaderboard:
+    """Build the leaderboard of `bench` from `results`, judged against the definitions `defs`."""
+    budgets, notes = resolve_budgets(bench, defs.task_budgets())
+    notes = list(defs.notes) + notes
+    columns = [(t, b) for t in bench.tasks for b in budgets[t]]
+    colset = set(columns)
+    grid: dict[tuple[str, str], dict[tuple[str, int], list[Result]]] = defaultdict(
+        lambda: defaultdict(list))
+    outside: Counter[str] = Counter()
+    for r in results:
+        if r.scale != bench.scale:
+            outside[f"scale {r.scale}"] += 1
+        elif r.protocol not in bench.protocols:
+            outside[f"protocol {r.protocol}"] += 1
+        elif r.task not in bench.tasks:
+            outside[f"task {r.task}"] += 1
+        elif (r.task, r.budget) not in colset:
+            outside[f"{r.task} budget {r.budget}"] += 1
+        else:
+            grid[(r.encoder, r.protocol)][(r.task, r.budget)].append(r)
+    if outside:
+        notes.append(f"{sum(outside.values())} result(s) outside the benchmark grid, not used: "
+                     + ", ".join(f"{k} ({v})" for k, v in sorted(outside.items())))
+    main_scores: dict[str, Counter[str]] = defaultdict(Counter)
+    rows = []
+    for (encoder, protocol), cells_in in sorted(grid.items()):
+        row = Row(encoder, protocol, {c: Cell(*c) for c in columns})
+        used = [r for rs in cells_in.values() for r in rs]
+        row.revisions = sorted({r.encoder_revision for r in used})
+        if len(row.revisions) > 1:
+            row.flags.append("mixed encoder revisions: " + ", ".join(row.revisions))
+        row.n_params = max(r.n_params for r in used)
+        for col, rs in cells_in.items():
+            _fill_cell(row.cells[col], rs, defs, bench.min_seeds)
+            main_scores[col[0]].update(r.main_score for r in rs)
+        rows.append(row)
+    for task, counter in main_scores.items():
+        if len(counter) > 1:
+            notes.append(f"task '{task}': results disagree on the main score "
+                         f"({', '.join(sorted(counter))}); each cell uses its own")
+    _rank(rows, columns)
+    rows.sort(key=lambda r: (not r.complete, r.mean_rank if r.mean_rank is not None else 0.0,
+                             -sum(c.status == OK for c in r.cells.values()), r.encoder, r.protocol))
+    scores = {t: d.main_score for t, d in defs.tasks.items() if d.main_score}
+    scores.update({t: c.most_common(1)[0][0] for t, c in main_scores.items()})
+    n_used = sum(len(v) for g in grid.values() for v in g.values())
+    return Leaderboard(bench, columns, scores, rows, notes, len(results), n_used)
