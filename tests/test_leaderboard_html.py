@@ -1,0 +1,152 @@
+"""The static leaderboard page in a real browser: headless Chromium shows the table and sorts it.
+
+Driven with `chromium --headless --dump-dom` and a tiny probe script appended to a copy of the page:
+the probe clicks a header twice, records the row order and the sort state, and writes them into
+the DOM that Chromium prints. No browser-automation dependency needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from jetbench.leaderboard import aggregate
+from jetbench.leaderboard.html import to_html
+from tests.test_leaderboard import BENCH, DEFS, full_grid, make_result
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's chromium; installed with apt-get when missing, skipped only if that cannot work."""
+    found = _find_chromium()
+    if found:
+        return found
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        pytest.skip("chromium is not installed and apt-get (as root) is not there to install it")
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+                                  env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        except subprocess.TimeoutExpired:
+            pytest.skip(f"`{' '.join(cmd)}` timed out; cannot install chromium")
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+            pytest.skip(f"`{' '.join(cmd)}` failed ({tail}); cannot install chromium")
+    found = _find_chromium()
+    if not found:
+        pytest.skip("apt-get installed chromium but no chromium binary was found")
+    return found
+
+
+PROBE = """<script>
+(function () {
+  var t = document.getElementById("leaderboard");
+  function order() {
+    return Array.prototype.map.call(t.tBodies[0].rows, function (r) {
+      return r.cells[0].textContent + "/" + r.cells[1].textContent;
+    });
+  }
+  function col(i) {
+    return Array.prototype.map.call(t.tBodies[0].rows, function (r) {
+      return r.cells[i].getAttribute("data-sort");
+    });
+  }
+  var box = t.getBoundingClientRect();
+  var out = {visible: box.height > 0 && box.width > 0 &&
+                      getComputedStyle(t).display !== "none",
+             n_rows: t.tBodies[0].rows.length, before: order()};
+  var th = t.tHead.rows[0].cells[COL];
+  th.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+  out.first = order(); out.first_keys = col(COL); out.aria1 = th.getAttribute("aria-sort");
+  th.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+  out.second = order(); out.second_keys = col(COL); out.aria2 = th.getAttribute("aria-sort");
+  var enc = t.tHead.rows[0].cells[0];
+  enc.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+  out.by_encoder = order();
+  var pre = document.createElement("pre");
+  pre.id = "probe"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>
+</body>"""
+
+
+def _run_probe(chromium: str, page: str, column: int, tmp_path: Path) -> dict:
+    probe_page = tmp_path / "probe.html"
+    probe_page.write_text(page.replace("</body>", PROBE.replace("COL", str(column)), 1))
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                               "--dump-dom", probe_page.as_uri()],
+                              capture_output=True, text=True, timeout=120)
+    m = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)
+    assert m, f"no probe output from chromium (rc {proc.returncode}): {proc.stderr[-2000:]}"
+    return json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+
+def _leaderboard():
+    results = full_grid("good", 0.80) + full_grid("weak", 0.60)
+    results += [make_result("partial", "jetclass", "frozen", 100, s, 0.99) for s in (0, 1)]
+    return aggregate(results, BENCH, DEFS)
+
+
+def test_page_is_self_contained_and_readable_without_scripts():
+    page = to_html(_leaderboard())
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "@import" not in page and "url(http" not in page
+
+    class Rows(HTMLParser):
+        n = 0
+
+        def handle_starttag(self, tag, attrs):
+            self.n += tag == "tr"
+
+    p = Rows()
+    p.feed(page)
+    assert p.n == 1 + 5  # header + 5 rows rendered in the HTML itself
+
+
+def test_chromium_shows_table_and_sorts_on_header_click(chromium, tmp_path):
+    lb = _leaderboard()
+    page = to_html(lb)
+    jc100 = 3  # encoder, protocol, params, then the first score column (jetclass @100)
+    out = _run_probe(chromium, page, jc100, tmp_path)
+    assert out["visible"] and out["n_rows"] == 5
+    assert out["before"] == [f"{r.encoder}/{r.protocol}" for r in lb.rows]
+    # first click on a score column: best first (descending)
+    assert out["aria1"] == "descending"
+    assert out["first"] == ["partial/frozen", "good/finetune", "good/frozen", "weak/finetune",
+                            "weak/frozen"]
+    keys = [float(k) for k in out["first_keys"]]
+    assert keys == sorted(keys, reverse=True)
+    # second click reverses; rows with an empty cell would stay last either way
+    assert out["aria2"] == "ascending"
+    assert out["second"] == ["weak/finetune", "weak/frozen", "good/finetune", "good/frozen",
+                             "partial/frozen"]
+    assert out["by_encoder"] == ["good/finetune", "good/frozen", "partial/frozen", "weak/finetune",
+                                 "weak/frozen"]
+
+
+def test_chromium_keeps_missing_cells_last(chromium, tmp_path):
+    lb = _leaderboard()  # 'partial' has no jetclass@1k cell
+    out = _run_probe(chromium, to_html(lb), 4, tmp_path)
+    assert out["first"][-1] == "partial/frozen" and out["second"][-1] == "partial/frozen"
+    assert out["first_keys"][-1] == "" and out["second_keys"][-1] == ""
