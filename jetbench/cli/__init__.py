@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from jetbench.cli import data_commands  # noqa: F401  (registers commands)
+from jetbench.cli import encoder_commands  # noqa: F401
 from jetbench.cli import leaderboard_commands  # noqa: F401
 from jetbench.cli.app import DEBUG, app
 from jetbench.errors import JetbenchError

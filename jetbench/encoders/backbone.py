@@ -1,0 +1,134 @@
+"""The shared MPM transformer: pre-norm SwiGLU blocks with LayerScale, plus registers.
+
+No positional encoding anywhere, so outputs are permutation-equivariant in the particles. Padding
+is handled by the caller compacting the set (jetbench.encoders.sets.compact) and by a boolean
+key-padding mask in `F.scaled_dot_product_attention`; registers are always valid keys, so no
+attention row is ever fully masked (an empty jet just attends to the registers).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class LayerScale(nn.Module):
+    """Per-channel learned residual scale (CaiT), starting small so deep stacks train stably."""
+
+    def __init__(self, dim: int, init: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((dim,), float(init)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gamma
+
+
+class Attention(nn.Module):
+    """Multi-head attention; keys/values from `context` when given (cross-attention)."""
+
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"width {dim} is not divisible by {heads} heads")
+        self.heads = heads
+        self.cross = context_dim is not None
+        if self.cross:
+            self.q = nn.Linear(dim, dim)
+            self.kv = nn.Linear(context_dim, 2 * dim)
+        else:
+            self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(
+        self, x: Tensor, key_mask: Tensor | None = None, context: Tensor | None = None
+    ) -> Tensor:
+        B, N, D = x.shape
+        h = self.heads
+        if self.cross:
+            q = self.q(x).view(B, N, h, D // h).transpose(1, 2)
+            k, v = self.kv(context).view(B, context.shape[1], 2, h, D // h).permute(2, 0, 3, 1, 4)
+        else:
+            q, k, v = self.qkv(x).view(B, N, 3, h, D // h).permute(2, 0, 3, 1, 4)
+        attn_mask = None if key_mask is None else key_mask[:, None, None, :]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.proj(out.transpose(1, 2).reshape(B, N, D))
+
+
+class SwiGLU(nn.Module):
+    """Gated feed-forward (Shazeer 2020): W3(silu(W1 x) * W2 x)."""
+
+    def __init__(self, dim: int, hidden: int, out_dim: int | None = None) -> None:
+        super().__init__()
+        self.w12 = nn.Linear(dim, 2 * hidden)
+        self.w3 = nn.Linear(hidden, out_dim or dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        a, b = self.w12(x).chunk(2, dim=-1)
+        return self.w3(F.silu(a) * b)
+
+
+class Block(nn.Module):
+    """Pre-norm block: x + LS(attn(LN x)); x + LS(SwiGLU(LN x)); FFN hidden = ff_mult·d."""
+
+    def __init__(
+        self, dim: int, heads: int, ff_mult: int = 2, layerscale_init: float = 1e-3
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads)
+        self.ls1 = LayerScale(dim, layerscale_init)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ff = SwiGLU(dim, ff_mult * dim)
+        self.ls2 = LayerScale(dim, layerscale_init)
+
+    def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        x = x + self.ls1(self.attn(self.norm1(x), key_mask))
+        return x + self.ls2(self.ff(self.norm2(x)))
+
+
+class Transformer(nn.Module):
+    """A stack of `Block`s with a final LayerNorm (depth 0 = just the norm)."""
+
+    def __init__(
+        self, dim: int, depth: int, heads: int, ff_mult: int = 2, layerscale_init: float = 1e-3
+    ) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            Block(dim, heads, ff_mult, layerscale_init) for _ in range(depth)
+        )
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        for block in self.blocks:
+            x = block(x, key_mask)
+        return self.norm(x)
+
+
+class Backbone(nn.Module):
+    """Registers + transformer over an already embedded, compacted particle set.
+
+    forward(x [B, n, d], valid [B, n]) -> (tokens [B, n, d], registers [B, R, d]).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        heads: int,
+        n_registers: int = 8,
+        ff_mult: int = 2,
+        layerscale_init: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        self.dim = dim
+        self.n_registers = n_registers
+        self.registers = nn.Parameter(torch.randn(n_registers, dim) * 0.02)
+        self.transformer = Transformer(dim, depth, heads, ff_mult, layerscale_init)
+
+    def forward(self, x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
+        B, R = x.shape[0], self.n_registers
+        h = torch.cat([self.registers.to(x.dtype).expand(B, R, self.dim), x], dim=1)
+        key_mask = torch.cat([valid.new_ones((B, R)), valid], dim=1)
+        h = self.transformer(h, key_mask)
+        return h[:, R:], h[:, :R]

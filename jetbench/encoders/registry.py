@@ -1,0 +1,137 @@
+"""Encoder registry: `create_encoder(name, scale, **overrides)` and `list_encoders()` (timm-style).
+
+Built-in variants are small factory functions registered with `@register_encoder`. Third parties
+register a factory under the entry-point group `jetbench.encoders` (name = 'module:factory'), or
+pass a 'module:factory' spec directly as the name. A factory takes `scale` (if it accepts it) and
+keyword overrides and returns an `Encoder`.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.metadata
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from jetbench.encoders.base import Encoder
+from jetbench.errors import JetbenchError, unknown_name
+
+ENTRY_POINT_GROUP = "jetbench.encoders"
+SCALES = ("smoke", "cpu", "paper")
+Factory = Callable[..., Encoder]
+
+_REGISTRY: dict[str, Factory] = {}
+_BUILTIN_MODULES = ("jetbench.encoders.baselines",)
+
+
+def register_encoder(fn: Factory) -> Factory:
+    """Decorator: register a factory under its function name."""
+    _REGISTRY[fn.__name__] = fn
+    return fn
+
+
+def _load_builtins() -> None:
+    for mod in _BUILTIN_MODULES:
+        importlib.import_module(mod)
+
+
+def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def list_encoders() -> list[str]:
+    """Registered names: built-ins and installed entry points, sorted."""
+    _load_builtins()
+    return sorted(set(_REGISTRY) | set(_entry_points()))
+
+
+def resolve_spec(spec: str) -> Any:
+    """Import 'package.module:attr' (the attribute may be dotted)."""
+    module, _, attr = spec.partition(":")
+    try:
+        obj = importlib.import_module(module)
+    except ImportError as err:
+        raise JetbenchError(
+            f"cannot import module '{module}' of encoder spec '{spec}': {err}"
+        ) from err
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise JetbenchError(
+                f"module '{module}' has no attribute '{attr}' (encoder spec '{spec}')"
+            )
+        obj = getattr(obj, part)
+    return obj
+
+
+def get_factory(name: str) -> Factory:
+    """The factory for a registered name, an entry point, or a 'module:factory' spec."""
+    if ":" in name:
+        return resolve_spec(name)
+    _load_builtins()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    eps = _entry_points()
+    if name in eps:
+        try:
+            return eps[name].load()
+        except Exception as err:
+            raise JetbenchError(
+                f"entry point '{name}' of group {ENTRY_POINT_GROUP} failed to load: {err}"
+            ) from err
+    raise unknown_name("encoder", name, set(_REGISTRY) | set(eps))
+
+
+def create_encoder(name: str, scale: str = "cpu", **overrides: Any) -> Encoder:
+    """Build an encoder by name at a scale ('smoke' | 'cpu' | 'paper'), with config overrides."""
+    if scale not in SCALES:
+        raise unknown_name("scale", scale, SCALES)
+    factory = get_factory(name)
+    if not callable(factory):
+        raise JetbenchError(f"encoder spec '{name}' does not name a callable factory")
+    params = inspect.signature(factory).parameters
+    takes_scale = "scale" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    model = factory(scale=scale, **overrides) if takes_scale else factory(**overrides)
+    if not isinstance(model, Encoder):
+        raise JetbenchError(
+            f"encoder factory '{name}' returned {type(model).__name__}, "
+            "not a jetbench.encoders.Encoder"
+        )
+    if model.name == "encoder":
+        model.name = name
+    return model
+
+
+def merge_config(defaults: dict[str, Any], overrides: dict[str, Any], where: str) -> dict[str, Any]:
+    """defaults updated by overrides (dict values merged one level deep); unknown keys refused."""
+    cfg = copy.deepcopy(defaults)
+    for key, value in overrides.items():
+        if key not in cfg:
+            raise JetbenchError(
+                f"unknown option '{key}' for encoder '{where}'; known: {', '.join(sorted(cfg))}"
+            )
+        if isinstance(cfg[key], dict) and isinstance(value, dict):
+            unknown = set(value) - set(cfg[key])
+            if unknown:
+                raise JetbenchError(
+                    f"unknown option(s) {sorted(unknown)} in '{key}' for encoder "
+                    f"'{where}'; known: {', '.join(sorted(cfg[key]))}"
+                )
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def build(
+    cls: type[Encoder], name: str, defaults: dict[str, Any], overrides: dict[str, Any]
+) -> Encoder:
+    """Instantiate `cls` from merged config and remember the config for checkpoints."""
+    cfg = merge_config({"name": name, **defaults}, overrides, name)
+    try:
+        model = cls(**cfg)
+    except (TypeError, ValueError) as err:
+        raise JetbenchError(f"invalid configuration for encoder '{name}': {err}") from err
+    model._config = cfg
+    return model
