@@ -1,0 +1,171 @@
+"""`pretrain` and `ensure_pretrained`: from an encoder name to a checkpoint `jetbench run` can find."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from jetbench.data.format import JetBatch
+from jetbench.data.store import JetStore
+from jetbench.fileio import write_json, write_text
+from jetbench.paths import checkpoint_dir
+from jetbench.pretraining import distributed
+from jetbench.pretraining.checkpointing import STATE_DIR, clear_train_state, load_train_state
+from jetbench.pretraining.config import PretrainConfig, resolve_device
+from jetbench.pretraining.loop import PretrainLoop
+from jetbench.pretraining.sampler import JetTensors
+
+SUMMARY = "pretrain_log.json"
+LOG = "pretrain_log.jsonl"
+
+
+def default_checkpoint(name: str, scale: str) -> Path:
+    """Where `jetbench run` looks for the pretrained encoder `name` at `scale`."""
+    return checkpoint_dir() / name.replace(":", "_").replace("/", "_") / scale
+
+
+def is_complete(path: Path) -> bool:
+    """A finished checkpoint folder: the summary is written last."""
+    return (path / SUMMARY).exists()
+
+
+def pretrain(name: str, scale: str = "cpu", steps: int | None = None, batch_size: int | None = None,
+             device: str = "auto", out: str | os.PathLike | None = None, resume: bool = False, seed: int = 0,
+             *, data: str | os.PathLike | None = None, progress: bool = True, log_every: int | None = None,
+             ckpt_every: int | None = None, probe_every: int | None = None) -> Path:
+    """Pretrain encoder `name` on the jetclass pretraining split of `scale`; return the checkpoint folder.
+
+    Encoders that need no pretraining (scratch, nobackbone) only fit their input transform on the
+    pretraining sample and are saved, so every run starts from the same stored model.
+    `data` replaces the task split by another canonical jetclass store (e.g. converted real JetClass).
+    """
+    dev = resolve_device(device)
+    info = distributed.setup(dev)
+    if dev.type == "cuda" and info.world_size > 1:
+        dev = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(dev)
+    try:
+        cfg = PretrainConfig.for_scale(name, scale, steps, batch_size, seed, log_every=log_every,
+                                       ckpt_every=ckpt_every, probe_every=probe_every)
+        out_dir = Path(out) if out is not None else default_checkpoint(name, scale)
+        return _pretrain(cfg, dev, info, out_dir, resume, data, progress)
+    finally:
+        distributed.teardown()
+
+
+def _data_path(scale: str, data: str | os.PathLike | None, info: distributed.DistInfo) -> Path:
+    """The pretraining store; rank 0 generates it on first use while the others wait."""
+    if data is not None:
+        return Path(data)
+    from jetbench.tasks import pretrain_split
+
+    path = pretrain_split(scale) if info.is_main else None
+    distributed.barrier()
+    return path if path is not None else pretrain_split(scale)
+
+
+def _pretrain(cfg: PretrainConfig, dev: torch.device, info: distributed.DistInfo, out: Path, resume: bool,
+              data: str | os.PathLike | None, progress: bool) -> Path:
+    from jetbench.encoders import create_encoder
+
+    root = out / STATE_DIR
+    saved = load_train_state(root) if resume else None
+    if resume and saved is None and is_complete(out):
+        _say(info, f"jetbench: {out} is already complete; nothing to resume")
+        return out
+    if resume and saved is None:
+        _say(info, f"jetbench: no checkpoint under {root}; starting from scratch")
+    if saved is None:
+        torch.manual_seed(cfg.seed)
+        model = create_encoder(cfg.name, cfg.scale)  # first, so a wrong name fails before any data work
+    data_path = _data_path(cfg.scale, data, info)
+    with JetStore(data_path) as store:
+        jets, data_hash, labels = store.read(), store.content_hash, list(store.labels)
+    if saved is None:
+        if info.is_main:
+            clear_train_state(root)
+            (out / SUMMARY).unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        model.fit_preprocessing(_sample(jets, cfg.sample_size, cfg.seed), cfg.seed)
+        fit_seconds = time.perf_counter() - t0
+    else:
+        _say(info, f"jetbench: resuming {cfg.name} from step {saved.step} ({saved.path})")
+        model, fit_seconds = saved.model, float(saved.state["fit_seconds"])
+    if not getattr(model, "needs_pretraining", True):
+        cfg = PretrainConfig(**{**cfg.to_dict(), "steps": 0})
+    loop = PretrainLoop(model, JetTensors(jets), cfg, dev, info, n_classes=len(labels))
+    if saved is not None:
+        loop.load(saved)
+    loop.fit_seconds = fit_seconds
+    loop.run(root, progress=progress)
+    if info.is_main:
+        _save_final(loop, out, data_hash, data_path, fit_seconds)
+    distributed.barrier()
+    return out
+
+
+def _sample(jets: JetBatch, size: int, seed: int) -> JetBatch:
+    """A seeded random subset for fit_preprocessing (quantiles, k-means, VQ-VAE)."""
+    if size >= len(jets):
+        return jets
+    index = np.sort(np.random.default_rng(seed).choice(len(jets), size, replace=False))
+    return jets[index]
+
+
+def _save_final(loop: PretrainLoop, out: Path, data_hash: str, data_path: Path, fit_seconds: float) -> None:
+    """Encoder files into `out`, then the log, then the summary last (its presence = complete)."""
+    from jetbench.encoders import save_encoder
+
+    tmp = out / f".final.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        save_encoder(loop.model, tmp)
+        for item in tmp.iterdir():
+            target = out / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(item, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log = loop.log
+    write_text(out / LOG, "".join(_json_line(r) for r in log))
+    probes = [r["probe_acc"] for r in log if r.get("probe_acc") is not None]
+    write_json(out / SUMMARY, {
+        "encoder": loop.cfg.name, "scale": loop.cfg.scale, "config": loop.cfg.to_dict(),
+        "schedule": loop.schedule.to_dict(), "steps": loop.step, "world_size": loop.info.world_size,
+        "device": str(loop.device), "loss_start": log[0]["loss"] if log else None,
+        "loss_end": log[-1]["loss"] if log else None, "probe_acc_start": probes[0] if probes else None,
+        "probe_acc_end": probes[-1] if probes else None, "train_seconds": round(loop.elapsed, 3),
+        "fit_preprocessing_seconds": round(fit_seconds, 3), "data_hash": data_hash, "data_path": str(data_path),
+        "n_params": sum(p.numel() for p in loop.model.parameters()), "torch": torch.__version__,
+    })
+    clear_train_state(out / STATE_DIR)
+
+
+def _json_line(record: dict) -> str:
+    import json
+
+    return json.dumps(record, sort_keys=True) + "\n"
+
+
+def _say(info: distributed.DistInfo, message: str) -> None:
+    if info.is_main:
+        print(message, file=sys.stderr)
+
+
+def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto") -> torch.nn.Module:
+    """The pretrained encoder `name` at `scale`: loaded from its checkpoint, or pretrained now (once)."""
+    from jetbench.encoders import load_encoder
+
+    path = default_checkpoint(name, scale)
+    if not is_complete(path):
+        print(f"jetbench: no pretrained '{name}' for scale '{scale}' in {path}; pretraining it now "
+              f"(once; later runs load it)", file=sys.stderr)
+        pretrain(name, scale, device=device, resume=(path / STATE_DIR).exists())
+    return load_encoder(path).to(resolve_device(device))

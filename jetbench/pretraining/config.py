@@ -1,0 +1,67 @@
+"""Pretraining settings: the paper's optimiser recipe and per-scale run lengths."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from jetbench.errors import JetbenchError, unknown_name
+
+# steps, batch size, jets for fit_preprocessing. `cpu` is sized so that mpm_flow pretrains in about
+# five minutes on a 2-core machine (measured: see bench/bench_pretrain.py); `paper` is the MPMv2 run.
+SCALE_DEFAULTS: dict[str, dict[str, int]] = {
+    "smoke": {"steps": 20, "batch_size": 32, "sample_size": 2_000},
+    "cpu": {"steps": 1_200, "batch_size": 128, "sample_size": 20_000},
+    "paper": {"steps": 1_000_000, "batch_size": 1_000, "sample_size": 500_000},
+}
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything that decides a pretraining run (stored in every checkpoint and the summary)."""
+
+    name: str
+    scale: str
+    steps: int
+    batch_size: int
+    sample_size: int
+    seed: int = 0
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    grad_clip: float = 1.0
+    log_every: int = 0
+    ckpt_every: int = 0
+    probe_every: int = 1
+
+    @classmethod
+    def for_scale(cls, name: str, scale: str, steps: int | None = None, batch_size: int | None = None,
+                  seed: int = 0, **overrides) -> PretrainConfig:
+        if scale not in SCALE_DEFAULTS:
+            raise unknown_name("scale", scale, SCALE_DEFAULTS)
+        d = SCALE_DEFAULTS[scale]
+        steps = d["steps"] if steps is None else steps
+        batch_size = d["batch_size"] if batch_size is None else batch_size
+        if steps < 0:
+            raise JetbenchError(f"--steps must be >= 0, got {steps}")
+        if batch_size < 1:
+            raise JetbenchError(f"--batch-size must be >= 1, got {batch_size}")
+        values = {"sample_size": d["sample_size"],
+                  "log_every": max(1, min(100, steps // 50)),
+                  "ckpt_every": max(1, min(10_000, steps // 10)),
+                  **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(name=name, scale=scale, steps=steps, batch_size=batch_size, seed=seed, **values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> cuda when available, else cpu; an unusable choice is a one-line error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise JetbenchError(f"unknown device '{device}'; use auto, cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise JetbenchError(f"device '{device}' requested but CUDA is not available")
+    return torch.device(device)

@@ -1,0 +1,201 @@
+"""Pretraining loop: LR schedule, sampler, pickle-free atomic checkpoints, exact resume, probe isolation, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pretrain_toy
+import pytest
+import torch
+from conftest import random_batch
+from safetensors.torch import load_file
+
+from jetbench.data.store import write_store
+from jetbench.pretraining import WarmupExpDecay, pretrain
+from jetbench.pretraining.checkpointing import STATE_DIR, join_tensors, latest_checkpoint, split_tensors
+from jetbench.pretraining.probe import OnlineProbe
+from jetbench.pretraining.sampler import BatchSampler, rank_slice
+
+TOY = "pretrain_toy:make_toy"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pretrain-data") / "pretrain.h5"
+    write_store(path, random_batch(400, seed=3), "jetclass")
+    return path
+
+
+def run(store, out, **kw):
+    args = {"steps": 12, "batch_size": 16, "data": store, "progress": False, "log_every": 1, "ckpt_every": 4}
+    return pretrain(TOY, "smoke", out=out, **{**args, **kw})
+
+
+def weights(path):
+    return load_file(str(path / "model.safetensors"))
+
+
+def log(path):
+    return [json.loads(line) for line in (path / "pretrain_log.jsonl").read_text().splitlines()]
+
+
+# ---- schedule -----------------------------------------------------------------------------------
+def test_schedule_by_hand():
+    s = WarmupExpDecay.scaled(1_000_000)
+    assert (s.warmup_steps, s.half_life, s.base_lr) == (50_000, 100_000, 1e-3)  # the paper's numbers
+    assert s.lr(0) == pytest.approx(1e-3 / 50_000)
+    assert s.lr(24_999) == pytest.approx(0.5e-3)  # linear warm-up: halfway = half the LR
+    assert s.lr(49_999) == pytest.approx(1e-3)
+    assert s.lr(50_000) == pytest.approx(1e-3)
+    assert s.lr(150_000) == pytest.approx(0.5e-3)  # one half-life after warm-up
+    assert s.lr(250_000) == pytest.approx(0.25e-3)
+    small = WarmupExpDecay.scaled(2_000)  # scaled proportionally: 5 % warm-up, 10 % half-life
+    assert (small.warmup_steps, small.half_life) == (100, 200)
+    assert small.lr(100 + 200) == pytest.approx(small.lr(100) / 2)
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
+    assert small.apply(opt, 49) == opt.param_groups[0]["lr"] == pytest.approx(0.5e-3)
+
+
+# ---- sampler ------------------------------------------------------------------------------------
+def test_sampler_epochs_resume_and_rank_slices():
+    a = BatchSampler(100, 30, seed=1)
+    epoch0 = np.concatenate([a.next() for _ in range(3)])
+    assert len(set(epoch0.tolist())) == 90  # no repeats within an epoch; the 10-jet tail is skipped
+    assert a.next().tolist() != epoch0[:30].tolist() and a.epoch == 1  # reshuffled next epoch
+    b = BatchSampler(100, 30, seed=1)
+    b.load_state_dict(a.state_dict())
+    assert np.array_equal(a.next(), b.next())
+    index = np.arange(8)
+    assert np.array_equal(np.concatenate([rank_slice(index, r, 2) for r in range(2)]), index)
+    with pytest.raises(Exception, match="split evenly"):
+        rank_slice(np.arange(9), 0, 2)
+
+
+def test_state_tree_roundtrip_keeps_int_keys():
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    model(torch.ones(4, 3)).sum().backward()
+    opt.step()
+    skeleton, tensors = split_tensors({"opt": opt.state_dict(), "x": [1, 2.5, None, "a"]})
+    json.dumps(skeleton)  # plain JSON, no pickle anywhere
+    back = join_tensors(json.loads(json.dumps(skeleton)), tensors)
+    assert set(back["opt"]["state"]) == {0, 1}  # int parameter indices survive JSON
+    assert torch.equal(back["opt"]["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+    opt2 = torch.optim.AdamW(torch.nn.Linear(3, 2).parameters())
+    opt2.load_state_dict(back["opt"])
+    assert len(opt2.state) == 2
+
+
+# ---- end to end, checkpoints and resume ---------------------------------------------------------
+def test_run_writes_checkpoint_log_and_summary(store, tmp_path):
+    out = run(store, tmp_path / "a")
+    summary = json.loads((out / "pretrain_log.json").read_text())
+    records = log(out)
+    assert [r["step"] for r in records] == list(range(1, 13))
+    assert summary["steps"] == 12 and summary["loss_start"] == records[0]["loss"]
+    assert all(math.isfinite(r["loss"]) and 0 <= r["probe_acc"] <= 1 for r in records)
+    schedule = WarmupExpDecay.scaled(12)
+    assert [r["lr"] for r in records] == pytest.approx([schedule.lr(i) for i in range(12)])
+    assert not (out / STATE_DIR).exists()  # training state removed once the final checkpoint exists
+    assert (out / "model.safetensors").read_bytes()[:1] != b"\x80"  # safetensors, not a pickle
+
+
+@pytest.mark.parametrize("how", ["error", "sigint"])
+def test_resume_after_interruption_gives_identical_weights(store, tmp_path, how):
+    ref = run(store, tmp_path / "ref")
+    pretrain_toy.INTERRUPT.update(at=7, how=how)  # inside the 7th step
+    try:
+        with pytest.raises(RuntimeError if how == "error" else KeyboardInterrupt):
+            run(store, tmp_path / "cut")
+    finally:
+        pretrain_toy.INTERRUPT.clear()
+    state = latest_checkpoint(tmp_path / "cut" / STATE_DIR)
+    # a crash falls back to the last periodic checkpoint; Ctrl-C finishes the step and saves it
+    assert state.name == ("step-000000004" if how == "error" else "step-000000007")
+    assert not (tmp_path / "cut" / "pretrain_log.json").exists()
+    out = run(store, tmp_path / "cut", resume=True)
+    got, want = weights(out), weights(ref)
+    assert got.keys() == want.keys()
+    assert all(torch.equal(got[k], want[k]) for k in want)
+    assert [r["loss"] for r in log(out)] == [r["loss"] for r in log(ref)]
+    assert [r["probe_acc"] for r in log(out)] == [r["probe_acc"] for r in log(ref)]
+
+
+def test_checkpoint_write_is_atomic(store, tmp_path, monkeypatch):
+    from jetbench.pretraining import checkpointing
+
+    real_save, calls = checkpointing.save_file, []
+
+    def failing_save(tensors, path, *a, **k):
+        calls.append(path)
+        if len(calls) == 2:  # the second checkpoint dies half-way
+            with open(path, "wb") as f:
+                f.write(b"partial")
+            raise OSError("disk full")
+        return real_save(tensors, path, *a, **k)
+
+    monkeypatch.setattr(checkpointing, "save_file", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        run(store, tmp_path / "x")
+    root = tmp_path / "x" / STATE_DIR
+    assert sorted(p.name for p in root.iterdir()) == ["latest.json", "step-000000004"]  # no temp leftovers
+    assert latest_checkpoint(root).name == "step-000000004"
+    monkeypatch.setattr(checkpointing, "save_file", real_save)
+    out = run(store, tmp_path / "x", resume=True)
+    assert all(torch.equal(a, b) for a, b in zip(weights(out).values(), weights(run(store, tmp_path / "y")).values()))
+
+
+def test_resume_with_other_settings_is_refused(store, tmp_path):
+    pretrain_toy.INTERRUPT.update(at=6, how="error")
+    try:
+        with pytest.raises(RuntimeError):
+            run(store, tmp_path / "z")
+    finally:
+        pretrain_toy.INTERRUPT.clear()
+    from jetbench.errors import JetbenchError
+
+    with pytest.raises(JetbenchError, match="batch_size=16 \\(now 32\\)"):
+        run(store, tmp_path / "z", resume=True, batch_size=32)
+
+
+# ---- probe --------------------------------------------------------------------------------------
+def test_probe_never_sends_gradients_into_the_encoder():
+    torch.manual_seed(0)
+    model = pretrain_toy.ToyEncoder()
+    from jetbench.encoders.base import tensor_batch
+
+    batch = tensor_batch(random_batch(32, seed=5))
+    torch.manual_seed(1)
+    model.pretrain_loss(batch)[0].backward()
+    before = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    probe = OnlineProbe(model.embed_dim, 10)
+    jet, _, _ = model.encode(batch)  # with autograd on: the probe must detach it itself
+    assert jet.requires_grad
+    w0 = probe.linear.weight.detach().clone()
+    probe.update(jet, batch["labels"])
+    after = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    assert after.keys() == before.keys()
+    assert all(torch.equal(after[n], before[n]) for n in before)
+    assert not torch.equal(probe.linear.weight, w0)  # while the probe itself did learn
+    assert probe.pop_accuracy() is not None and probe.pop_accuracy() is None
+
+
+# ---- CLI ----------------------------------------------------------------------------------------
+def test_cli_unknown_encoder_is_one_line_exit_2(capsys):
+    from jetbench.cli import main
+
+    assert main(["pretrain", "--encoder", "mpm_flwo", "--scale", "smoke"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown encoder 'mpm_flwo'" in err
+
+
+def test_cli_pretrain_prints_checkpoint(store, tmp_path, capsys):
+    from jetbench.cli import main
+
+    code = main(["pretrain", "--encoder", TOY, "--scale", "smoke", "--steps", "3", "--batch-size", "8",
+                 "--data", str(store), "--out", str(tmp_path / "c"), "--no-progress"])
+    assert code == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "c")
+    assert json.loads((tmp_path / "c" / "pretrain_log.json").read_text())["steps"] == 3
