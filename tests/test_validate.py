@@ -1,0 +1,166 @@
+"""`validate-encoder`: a correct encoder passes; deliberately broken ones fail the right check."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from jetbench.cli import main
+from jetbench.encoders import Encoder
+from jetbench.validate import CHECKS, synthetic_jets, validate_encoder
+
+
+class ToyDeepSets(Encoder):
+    """A small, correct DeepSets encoder: per-particle MLP, masked mean, jet MLP."""
+
+    name = "toy_deepsets"
+    embed_dim = 16
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.phi = nn.Sequential(nn.Linear(7, 16), nn.GELU(), nn.Linear(16, 16))
+        self.ids = nn.Embedding(8, 16)
+        self.rho = nn.Linear(32, 16)
+
+    def features(self, batch):
+        x = batch["csts"].clone()
+        x[..., 0] = torch.log1p(x[..., 0])
+        return x, batch["mask"]
+
+    def tokens(self, batch):
+        x, mask = self.features(batch)
+        h = self.phi(x) + self.ids(batch["csts_id"])
+        return h * mask.unsqueeze(-1), mask
+
+    def pooled(self, h, mask):
+        return h.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+
+    def encode(self, batch) -> tuple[Tensor, Tensor, Tensor]:
+        h, mask = self.tokens(batch)
+        pooled = self.pooled(h, mask)
+        ctx = pooled.unsqueeze(1).expand_as(h)
+        tok = self.rho(torch.cat([h, ctx], -1)) * mask.unsqueeze(-1)
+        return self.pooled(tok, mask), tok, mask
+
+
+class PositionDependent(ToyDeepSets):
+    """Adds a slot-index embedding: breaks permutation symmetry (like MPMv1 'backbone' ordering)."""
+
+    def tokens(self, batch):
+        h, mask = super().tokens(batch)
+        pos = torch.arange(h.shape[1], dtype=h.dtype)[None, :, None] * 0.1
+        return (h + pos) * mask.unsqueeze(-1), mask
+
+
+class NaNOutput(ToyDeepSets):
+    def encode(self, batch):
+        jet, tok, mask = super().encode(batch)
+        return torch.log(jet), tok, mask  # log of negative values -> NaN
+
+
+class WrongShape(ToyDeepSets):
+    def encode(self, batch):
+        jet, tok, mask = super().encode(batch)
+        return jet[:, :-1], tok, mask
+
+
+class CountsPadding(ToyDeepSets):
+    """Averages over all slots, padding included: extra padding dilutes the jet embedding."""
+
+    def pooled(self, h, mask):
+        return h.mean(1)
+
+
+class BatchNormed(ToyDeepSets):
+    """Normalises the jet embedding over the batch: depends on the other jets."""
+
+    def encode(self, batch):
+        jet, tok, mask = super().encode(batch)
+        return jet - jet.mean(0, keepdim=True), tok, mask
+
+
+class DropoutInEval(ToyDeepSets):
+    def encode(self, batch):
+        jet, tok, mask = super().encode(batch)
+        return nn.functional.dropout(jet, 0.5, training=True), tok, mask
+
+
+class NoMeta(ToyDeepSets):
+    license = ""
+
+
+def failing(report) -> list[str]:
+    return [c.name for c in report.checks if not c.passed]
+
+
+def test_correct_encoder_passes_every_check():
+    report = validate_encoder(ToyDeepSets())
+    assert [c.name for c in report.checks] == list(CHECKS)
+    assert report.passed, report.format()
+    text = report.format()
+    assert f"{len(CHECKS)}/{len(CHECKS)} checks passed" in text
+    assert "PASS  permutation" in text and "max|Δtokens|" in text
+
+
+@pytest.mark.parametrize(("cls", "check", "message"), [
+    (PositionDependent, "permutation", "not permutation-equivariant"),
+    (NaNOutput, "finite", "non-finite outputs:"),
+    (WrongShape, "shapes", "jet embedding has shape (12, 15), expected (12, 16)"),
+    (CountsPadding, "padding", "8 extra padded slots change the output"),
+    (BatchNormed, "batch_size", "depend on the other jets in the batch"),
+    (DropoutInEval, "determinism", "same input twice gives different outputs"),
+    (NoMeta, "meta", "meta is missing license"),
+])
+def test_broken_encoders_fail_the_right_check(cls, check, message):
+    report = validate_encoder(cls())
+    assert not report.passed
+    assert check in failing(report)
+    assert message in report.check(check).detail
+    assert f"FAIL  {check}" in report.format()
+
+
+def test_failures_are_specific():
+    """A broken property fails its own check, not unrelated ones."""
+    assert failing(validate_encoder(PositionDependent())) == ["permutation"]
+    assert failing(validate_encoder(CountsPadding())) == ["padding"]
+    assert failing(validate_encoder(BatchNormed())) == ["batch_size"]
+    assert set(failing(validate_encoder(WrongShape()))) == {"shapes"}
+    dev = validate_encoder(PositionDependent()).check("permutation").detail
+    measured = float(dev.split("max|Δtokens| ")[1].split(",")[0])
+    assert measured > 1e-2  # the deviation is reported, and it is large
+
+
+def test_synthetic_jets_are_canonical():
+    b = synthetic_jets(20, 16, seed=3).validate("synthetic")
+    assert b.mask[0].all() and b.mask[1].sum() == 1
+    pt = b.csts[..., 0]
+    assert (pt[b.mask] > 0).all() and (pt[~b.mask] == 0).all()
+    assert (torch.from_numpy(pt).diff(dim=1)[torch.from_numpy(b.mask[:, 1:])] <= 0).all()
+
+
+def test_cli_exit_codes(capsys):
+    code = main(["validate-encoder", "tests.test_validate:ToyDeepSets"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "9/9 checks passed" in out
+    code = main(["validate-encoder", "tests.test_validate:PositionDependent"])
+    out = capsys.readouterr().out
+    assert code == 1 and "FAIL  permutation" in out
+    assert main(["validate-encoder", "no_such_encoder_xyz"]) == 2
+    assert "unknown encoder 'no_such_encoder_xyz'" in capsys.readouterr().err
+
+
+REFERENCE = ("scratch", "nobackbone", "mpm_flow", "mpm_kmeans", "mpmv1_kmeans")
+
+
+@pytest.mark.parametrize("name", REFERENCE)
+def test_reference_encoders_pass(name):
+    from jetbench.encoders import list_encoders
+
+    if name not in list_encoders():
+        pytest.skip(f"reference encoder '{name}' is not registered in this checkout")
+    report = validate_encoder(name, scale="smoke")
+    assert report.passed, report.format()
+    assert "fitted the encoder's preprocessing" in report.notes[0]
