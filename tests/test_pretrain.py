@@ -1,4 +1,4 @@
-"""Pretraining loop: LR schedule, sampler, pickle-free atomic checkpoints, exact resume, probe isolation, CLI."""
+"""Pretraining loop: LR schedule, sampler, atomic checkpoints, exact resume, probe, CLI."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ from safetensors.torch import load_file
 
 from jetbench.data.store import write_store
 from jetbench.pretraining import WarmupExpDecay, pretrain
-from jetbench.pretraining.checkpointing import STATE_DIR, join_tensors, latest_checkpoint, split_tensors
+from jetbench.pretraining.checkpointing import (
+    STATE_DIR,
+    join_tensors,
+    latest_checkpoint,
+    split_tensors,
+)
 from jetbench.pretraining.probe import OnlineProbe
 from jetbench.pretraining.sampler import BatchSampler, rank_slice
 
@@ -29,7 +34,14 @@ def store(tmp_path_factory):
 
 
 def run(store, out, **kw):
-    args = {"steps": 12, "batch_size": 16, "data": store, "progress": False, "log_every": 1, "ckpt_every": 4}
+    args = {
+        "steps": 12,
+        "batch_size": 16,
+        "data": store,
+        "progress": False,
+        "log_every": 1,
+        "ckpt_every": 4,
+    }
     return pretrain(TOY, "smoke", out=out, **{**args, **kw})
 
 
@@ -44,7 +56,11 @@ def log(path):
 # ---- schedule -----------------------------------------------------------------------------------
 def test_schedule_by_hand():
     s = WarmupExpDecay.scaled(1_000_000)
-    assert (s.warmup_steps, s.half_life, s.base_lr) == (50_000, 100_000, 1e-3)  # the paper's numbers
+    assert (s.warmup_steps, s.half_life, s.base_lr) == (
+        50_000,
+        100_000,
+        1e-3,
+    )  # the paper's numbers
     assert s.lr(0) == pytest.approx(1e-3 / 50_000)
     assert s.lr(24_999) == pytest.approx(0.5e-3)  # linear warm-up: halfway = half the LR
     assert s.lr(49_999) == pytest.approx(1e-3)
@@ -140,11 +156,19 @@ def test_checkpoint_write_is_atomic(store, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         run(store, tmp_path / "x")
     root = tmp_path / "x" / STATE_DIR
-    assert sorted(p.name for p in root.iterdir()) == ["latest.json", "step-000000004"]  # no temp leftovers
+    assert sorted(p.name for p in root.iterdir()) == [
+        "latest.json",
+        "step-000000004",
+    ]  # no temp leftovers
     assert latest_checkpoint(root).name == "step-000000004"
     monkeypatch.setattr(checkpointing, "save_file", real_save)
     out = run(store, tmp_path / "x", resume=True)
-    assert all(torch.equal(a, b) for a, b in zip(weights(out).values(), weights(run(store, tmp_path / "y")).values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(
+            weights(out).values(), weights(run(store, tmp_path / "y")).values(), strict=True
+        )
+    )
 
 
 def test_resume_with_other_settings_is_refused(store, tmp_path):
@@ -194,8 +218,24 @@ def test_cli_unknown_encoder_is_one_line_exit_2(capsys):
 def test_cli_pretrain_prints_checkpoint(store, tmp_path, capsys):
     from jetbench.cli import main
 
-    code = main(["pretrain", "--encoder", TOY, "--scale", "smoke", "--steps", "3", "--batch-size", "8",
-                 "--data", str(store), "--out", str(tmp_path / "c"), "--no-progress"])
+    code = main(
+        [
+            "pretrain",
+            "--encoder",
+            TOY,
+            "--scale",
+            "smoke",
+            "--steps",
+            "3",
+            "--batch-size",
+            "8",
+            "--data",
+            str(store),
+            "--out",
+            str(tmp_path / "c"),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "c")
     assert json.loads((tmp_path / "c" / "pretrain_log.json").read_text())["steps"] == 3

@@ -9,5 +9,12 @@ from jetbench.pretraining.api import default_checkpoint, ensure_pretrained, is_c
 from jetbench.pretraining.config import SCALE_DEFAULTS, PretrainConfig
 from jetbench.pretraining.schedule import WarmupExpDecay
 
-__all__ = ["SCALE_DEFAULTS", "PretrainConfig", "WarmupExpDecay", "default_checkpoint", "ensure_pretrained",
-           "is_complete", "pretrain"]
+__all__ = [
+    "SCALE_DEFAULTS",
+    "PretrainConfig",
+    "WarmupExpDecay",
+    "default_checkpoint",
+    "ensure_pretrained",
+    "is_complete",
+    "pretrain",
+]

@@ -1,4 +1,4 @@
-"""`pretrain` and `ensure_pretrained`: from an encoder name to a checkpoint `jetbench run` can find."""
+"""`pretrain` and `ensure_pretrained`: from an encoder name to a checkpoint `jetbench run` finds."""
 
 from __future__ import annotations
 
@@ -35,15 +35,27 @@ def is_complete(path: Path) -> bool:
     return (path / SUMMARY).exists()
 
 
-def pretrain(name: str, scale: str = "cpu", steps: int | None = None, batch_size: int | None = None,
-             device: str = "auto", out: str | os.PathLike | None = None, resume: bool = False, seed: int = 0,
-             *, data: str | os.PathLike | None = None, progress: bool = True, log_every: int | None = None,
-             ckpt_every: int | None = None, probe_every: int | None = None) -> Path:
-    """Pretrain encoder `name` on the jetclass pretraining split of `scale`; return the checkpoint folder.
+def pretrain(
+    name: str,
+    scale: str = "cpu",
+    steps: int | None = None,
+    batch_size: int | None = None,
+    device: str = "auto",
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    *,
+    data: str | os.PathLike | None = None,
+    progress: bool = True,
+    log_every: int | None = None,
+    ckpt_every: int | None = None,
+    probe_every: int | None = None,
+) -> Path:
+    """Pretrain encoder `name` on the jetclass pretraining split of `scale`; return its folder.
 
     Encoders that need no pretraining (scratch, nobackbone) only fit their input transform on the
     pretraining sample and are saved, so every run starts from the same stored model.
-    `data` replaces the task split by another canonical jetclass store (e.g. converted real JetClass).
+    `data` replaces the task split by another canonical jetclass store (e.g. real JetClass).
     """
     dev = resolve_device(device)
     info = distributed.setup(dev)
@@ -51,8 +63,16 @@ def pretrain(name: str, scale: str = "cpu", steps: int | None = None, batch_size
         dev = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(dev)
     try:
-        cfg = PretrainConfig.for_scale(name, scale, steps, batch_size, seed, log_every=log_every,
-                                       ckpt_every=ckpt_every, probe_every=probe_every)
+        cfg = PretrainConfig.for_scale(
+            name,
+            scale,
+            steps,
+            batch_size,
+            seed,
+            log_every=log_every,
+            ckpt_every=ckpt_every,
+            probe_every=probe_every,
+        )
         out_dir = Path(out) if out is not None else default_checkpoint(name, scale)
         return _pretrain(cfg, dev, info, out_dir, resume, data, progress)
     finally:
@@ -70,8 +90,15 @@ def _data_path(scale: str, data: str | os.PathLike | None, info: distributed.Dis
     return path if path is not None else pretrain_split(scale)
 
 
-def _pretrain(cfg: PretrainConfig, dev: torch.device, info: distributed.DistInfo, out: Path, resume: bool,
-              data: str | os.PathLike | None, progress: bool) -> Path:
+def _pretrain(
+    cfg: PretrainConfig,
+    dev: torch.device,
+    info: distributed.DistInfo,
+    out: Path,
+    resume: bool,
+    data: str | os.PathLike | None,
+    progress: bool,
+) -> Path:
     from jetbench.encoders import create_encoder
 
     root = out / STATE_DIR
@@ -83,7 +110,9 @@ def _pretrain(cfg: PretrainConfig, dev: torch.device, info: distributed.DistInfo
         _say(info, f"jetbench: no checkpoint under {root}; starting from scratch")
     if saved is None:
         torch.manual_seed(cfg.seed)
-        model = create_encoder(cfg.name, cfg.scale)  # first, so a wrong name fails before any data work
+        model = create_encoder(
+            cfg.name, cfg.scale
+        )  # first, so a wrong name fails before any data work
     data_path = _data_path(cfg.scale, data, info)
     with JetStore(data_path) as store:
         jets, data_hash, labels = store.read(), store.content_hash, list(store.labels)
@@ -118,7 +147,9 @@ def _sample(jets: JetBatch, size: int, seed: int) -> JetBatch:
     return jets[index]
 
 
-def _save_final(loop: PretrainLoop, out: Path, data_hash: str, data_path: Path, fit_seconds: float) -> None:
+def _save_final(
+    loop: PretrainLoop, out: Path, data_hash: str, data_path: Path, fit_seconds: float
+) -> None:
     """Encoder files into `out`, then the log, then the summary last (its presence = complete)."""
     from jetbench.encoders import save_encoder
 
@@ -136,15 +167,28 @@ def _save_final(loop: PretrainLoop, out: Path, data_hash: str, data_path: Path, 
     log = loop.log
     write_text(out / LOG, "".join(_json_line(r) for r in log))
     probes = [r["probe_acc"] for r in log if r.get("probe_acc") is not None]
-    write_json(out / SUMMARY, {
-        "encoder": loop.cfg.name, "scale": loop.cfg.scale, "config": loop.cfg.to_dict(),
-        "schedule": loop.schedule.to_dict(), "steps": loop.step, "world_size": loop.info.world_size,
-        "device": str(loop.device), "loss_start": log[0]["loss"] if log else None,
-        "loss_end": log[-1]["loss"] if log else None, "probe_acc_start": probes[0] if probes else None,
-        "probe_acc_end": probes[-1] if probes else None, "train_seconds": round(loop.elapsed, 3),
-        "fit_preprocessing_seconds": round(fit_seconds, 3), "data_hash": data_hash, "data_path": str(data_path),
-        "n_params": sum(p.numel() for p in loop.model.parameters()), "torch": torch.__version__,
-    })
+    write_json(
+        out / SUMMARY,
+        {
+            "encoder": loop.cfg.name,
+            "scale": loop.cfg.scale,
+            "config": loop.cfg.to_dict(),
+            "schedule": loop.schedule.to_dict(),
+            "steps": loop.step,
+            "world_size": loop.info.world_size,
+            "device": str(loop.device),
+            "loss_start": log[0]["loss"] if log else None,
+            "loss_end": log[-1]["loss"] if log else None,
+            "probe_acc_start": probes[0] if probes else None,
+            "probe_acc_end": probes[-1] if probes else None,
+            "train_seconds": round(loop.elapsed, 3),
+            "fit_preprocessing_seconds": round(fit_seconds, 3),
+            "data_hash": data_hash,
+            "data_path": str(data_path),
+            "n_params": sum(p.numel() for p in loop.model.parameters()),
+            "torch": torch.__version__,
+        },
+    )
     clear_train_state(out / STATE_DIR)
 
 
@@ -160,12 +204,15 @@ def _say(info: distributed.DistInfo, message: str) -> None:
 
 
 def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto") -> torch.nn.Module:
-    """The pretrained encoder `name` at `scale`: loaded from its checkpoint, or pretrained now (once)."""
+    """The pretrained encoder `name` at `scale`: loaded from its checkpoint, or pretrained now."""
     from jetbench.encoders import load_encoder
 
     path = default_checkpoint(name, scale)
     if not is_complete(path):
-        print(f"jetbench: no pretrained '{name}' for scale '{scale}' in {path}; pretraining it now "
-              f"(once; later runs load it)", file=sys.stderr)
+        print(
+            f"jetbench: no pretrained '{name}' for scale '{scale}' in {path}; pretraining it now "
+            f"(once; later runs load it)",
+            file=sys.stderr,
+        )
         pretrain(name, scale, device=device, resume=(path / STATE_DIR).exists())
     return load_encoder(path).to(resolve_device(device))

@@ -1,10 +1,11 @@
-"""Periodic, atomic, pickle-free training checkpoints (model + optimizer + schedule + probe + RNG + data position).
+"""Periodic, atomic, pickle-free training checkpoints.
 
-A checkpoint is a folder `train_state/step-<N>/` holding the encoder (`jetbench.encoders.save_encoder`),
-`state.safetensors` (every tensor of the optimizer, probe and RNG states) and `state.json` (everything
-else, with tensors replaced by references). It is written under a temporary name and renamed into
-place; only then is `train_state/latest.json` switched to it, so an interruption at any moment leaves
-the previous checkpoint usable and no half-written folder under a final name.
+A checkpoint (model + optimizer + schedule + probe + RNG + data position) is a folder
+`train_state/step-<N>/` holding the encoder (`jetbench.encoders.save_encoder`), `state.safetensors`
+(every tensor of the optimizer, probe and RNG states) and `state.json` (everything else, with
+tensors replaced by references). It is written under a temporary name and renamed into place;
+only then is `train_state/latest.json` switched to it, so an interruption at any moment leaves the
+previous checkpoint usable and no half-written folder under a final name.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ _TENSOR = "__tensor__"
 _ITEMS = "__items__"
 
 
-def split_tensors(obj: Any, tensors: dict[str, torch.Tensor] | None = None, key: str = "t") -> tuple[Any, dict]:
+def split_tensors(
+    obj: Any, tensors: dict[str, torch.Tensor] | None = None, key: str = "t"
+) -> tuple[Any, dict]:
     """A JSON-able skeleton of `obj` with each tensor moved to a flat dict (references by key).
 
     Dicts with non-string keys (optimizer states are keyed by parameter index) are stored as item
@@ -41,7 +44,9 @@ def split_tensors(obj: Any, tensors: dict[str, torch.Tensor] | None = None, key:
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj):
             return {k: split_tensors(v, tensors, f"{key}.{k}")[0] for k, v in obj.items()}, tensors
-        return {_ITEMS: [[k, split_tensors(v, tensors, f"{key}.{k}")[0]] for k, v in obj.items()]}, tensors
+        return {
+            _ITEMS: [[k, split_tensors(v, tensors, f"{key}.{k}")[0]] for k, v in obj.items()]
+        }, tensors
     if isinstance(obj, (list, tuple)):
         return [split_tensors(v, tensors, f"{key}.{i}")[0] for i, v in enumerate(obj)], tensors
     if obj is None or isinstance(obj, (bool, int, float, str)):
@@ -64,7 +69,7 @@ def join_tensors(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 @dataclass
 class TrainState:
-    """A checkpoint read back: its folder, completed step count, state tree, log records and model."""
+    """A checkpoint read back: folder, completed steps, state tree, log records and model."""
 
     path: Path
     step: int
@@ -73,8 +78,9 @@ class TrainState:
     model: torch.nn.Module
 
 
-def save_train_state(root: Path, step: int, model: torch.nn.Module, state: dict, log: list[dict],
-                     keep: int = 2) -> Path:
+def save_train_state(
+    root: Path, step: int, model: torch.nn.Module, state: dict, log: list[dict], keep: int = 2
+) -> Path:
     """Write checkpoint `root/step-<step>` atomically, point `latest.json` at it, prune old ones."""
     from jetbench.encoders import save_encoder
 

@@ -9,7 +9,7 @@ import torch
 from jetbench.errors import JetbenchError, unknown_name
 
 # steps, batch size, jets for fit_preprocessing. `cpu` is sized so that mpm_flow pretrains in about
-# five minutes on a 2-core machine (measured: see bench/bench_pretrain.py); `paper` is the MPMv2 run.
+# five minutes on a 2-core machine (measured with bench/bench_pretrain.py); `paper` = the MPMv2 run.
 SCALE_DEFAULTS: dict[str, dict[str, int]] = {
     "smoke": {"steps": 20, "batch_size": 32, "sample_size": 2_000},
     "cpu": {"steps": 1_200, "batch_size": 128, "sample_size": 20_000},
@@ -35,8 +35,15 @@ class PretrainConfig:
     probe_every: int = 1
 
     @classmethod
-    def for_scale(cls, name: str, scale: str, steps: int | None = None, batch_size: int | None = None,
-                  seed: int = 0, **overrides) -> PretrainConfig:
+    def for_scale(
+        cls,
+        name: str,
+        scale: str,
+        steps: int | None = None,
+        batch_size: int | None = None,
+        seed: int = 0,
+        **overrides,
+    ) -> PretrainConfig:
         if scale not in SCALE_DEFAULTS:
             raise unknown_name("scale", scale, SCALE_DEFAULTS)
         d = SCALE_DEFAULTS[scale]
@@ -46,10 +53,12 @@ class PretrainConfig:
             raise JetbenchError(f"--steps must be >= 0, got {steps}")
         if batch_size < 1:
             raise JetbenchError(f"--batch-size must be >= 1, got {batch_size}")
-        values = {"sample_size": d["sample_size"],
-                  "log_every": max(1, min(100, steps // 50)),
-                  "ckpt_every": max(1, min(10_000, steps // 10)),
-                  **{k: v for k, v in overrides.items() if v is not None}}
+        values = {
+            "sample_size": d["sample_size"],
+            "log_every": max(1, min(100, steps // 50)),
+            "ckpt_every": max(1, min(10_000, steps // 10)),
+            **{k: v for k, v in overrides.items() if v is not None},
+        }
         return cls(name=name, scale=scale, steps=steps, batch_size=batch_size, seed=seed, **values)
 
     def to_dict(self) -> dict:

@@ -1,4 +1,4 @@
-"""DDP plumbing for `torchrun --nproc_per_node N -m jetbench pretrain ...` (gloo on CPU, nccl on CUDA).
+"""DDP plumbing for `torchrun --nproc_per_node N -m jetbench pretrain` (gloo on CPU, nccl on CUDA).
 
 torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; without them everything here is a no-op, so the loop
 has a single code path. Rank 0 alone writes files and prints.
@@ -61,7 +61,10 @@ def mean_float(value: float, device: torch.device) -> float:
     """Average of a Python float over ranks."""
     if not active():
         return value
-    return float(sum_tensor(torch.tensor([value], dtype=torch.float64, device=device))[0]) / dist.get_world_size()
+    return (
+        float(sum_tensor(torch.tensor([value], dtype=torch.float64, device=device))[0])
+        / dist.get_world_size()
+    )
 
 
 def average_gradients(params: Iterable[nn.Parameter]) -> None:

@@ -35,9 +35,22 @@ def step_seed(seed: int, rank: int) -> int:
 class PretrainLoop:
     """Train `model` with `model.pretrain_loss` on batches of `data` for `cfg.steps` updates."""
 
-    def __init__(self, model: torch.nn.Module, data: JetTensors, cfg: PretrainConfig, device: torch.device,
-                 info: distributed.DistInfo, n_classes: int):
-        self.model, self.data, self.cfg, self.device, self.info = model.to(device), data, cfg, device, info
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        data: JetTensors,
+        cfg: PretrainConfig,
+        device: torch.device,
+        info: distributed.DistInfo,
+        n_classes: int,
+    ):
+        self.model, self.data, self.cfg, self.device, self.info = (
+            model.to(device),
+            data,
+            cfg,
+            device,
+            info,
+        )
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.schedule = WarmupExpDecay.scaled(cfg.steps, cfg.lr)
@@ -59,7 +72,9 @@ class PretrainLoop:
         self._lr = self.schedule.apply(self.optimizer, self.step)
         index = rank_slice(self.sampler.next(), self.info.rank, self.info.world_size)
         batch, labels = self.data.gather(index, self.device)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"
+        ):
             loss, logs = self.forward(batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"pretraining loss became {float(loss)} at step {self.step}")
@@ -79,7 +94,9 @@ class PretrainLoop:
         """Probe the embedding of the full (unmasked) jets; eval mode so no dropout is drawn."""
         self.model.eval()
         try:
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            with torch.autocast(
+                self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"
+            ):
                 jet, _, _ = self.model.encode(batch)
         finally:
             self.model.train()
@@ -89,14 +106,30 @@ class PretrainLoop:
     def record(self, wall: float) -> dict:
         """Close the current log window: means over its steps (and over ranks)."""
         n = len(self._window)
-        sums = torch.stack(self._window).sum(0).double().cpu() if n else torch.zeros(2, dtype=torch.float64)
+        sums = (
+            torch.stack(self._window).sum(0).double().cpu()
+            if n
+            else torch.zeros(2, dtype=torch.float64)
+        )
         keys = sorted(self._window_logs)
-        packed = torch.cat([sums, torch.tensor([self._window_logs[k] for k in keys] + [float(n)],
-                                                dtype=torch.float64)])
+        packed = torch.cat(
+            [
+                sums,
+                torch.tensor(
+                    [self._window_logs[k] for k in keys] + [float(n)], dtype=torch.float64
+                ),
+            ]
+        )
         packed = distributed.sum_tensor(packed.to(self.device)).cpu()
         count = max(float(packed[-1]), 1.0)
-        rec = {"step": self.step, "loss": float(packed[0]) / count, "grad_norm": float(packed[1]) / count,
-               "lr": self._lr, "probe_acc": self.probe.pop_accuracy(), "wall": round(wall, 3)}
+        rec = {
+            "step": self.step,
+            "loss": float(packed[0]) / count,
+            "grad_norm": float(packed[1]) / count,
+            "lr": self._lr,
+            "probe_acc": self.probe.pop_accuracy(),
+            "wall": round(wall, 3),
+        }
         rec.update({k: float(packed[2 + i]) / count for i, k in enumerate(keys)})
         self.log.append(rec)
         self._window, self._window_logs = [], {}
@@ -104,26 +137,51 @@ class PretrainLoop:
 
     # ---- checkpoint state ---------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """Everything besides the encoder weights that a resumed run needs (collective under DDP)."""
+        """All but the encoder weights that a resumed run needs (a collective under DDP)."""
         rng = {"torch": distributed.gather_tensor(torch.get_rng_state())}
         if self.device.type == "cuda":
-            rng["cuda"] = distributed.gather_tensor(torch.cuda.get_rng_state(self.device).to(self.device))
-        return {"config": self.cfg.to_dict(), "schedule": self.schedule.to_dict(),
-                "optimizer": self.optimizer.state_dict(), "probe": self.probe.train_state(),
-                "sampler": self.sampler.state_dict(), "rng": rng, "world_size": self.info.world_size,
-                "elapsed": self.elapsed, "fit_seconds": self.fit_seconds, "window": [w.cpu() for w in self._window],
-                "window_logs": dict(self._window_logs)}
+            rng["cuda"] = distributed.gather_tensor(
+                torch.cuda.get_rng_state(self.device).to(self.device)
+            )
+        return {
+            "config": self.cfg.to_dict(),
+            "schedule": self.schedule.to_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "probe": self.probe.train_state(),
+            "sampler": self.sampler.state_dict(),
+            "rng": rng,
+            "world_size": self.info.world_size,
+            "elapsed": self.elapsed,
+            "fit_seconds": self.fit_seconds,
+            "window": [w.cpu() for w in self._window],
+            "window_logs": dict(self._window_logs),
+        }
 
     def load(self, saved: TrainState) -> None:
         """Continue from a checkpoint (the model was already loaded from it)."""
         state = saved.state
-        fixed = ("name", "scale", "steps", "batch_size", "sample_size", "seed", "lr", "weight_decay",
-                 "grad_clip", "probe_every")
-        diff = [f"{k}={state['config'][k]} (now {getattr(self.cfg, k)})" for k in fixed
-                if state["config"].get(k) != getattr(self.cfg, k)]
+        fixed = (
+            "name",
+            "scale",
+            "steps",
+            "batch_size",
+            "sample_size",
+            "seed",
+            "lr",
+            "weight_decay",
+            "grad_clip",
+            "probe_every",
+        )
+        diff = [
+            f"{k}={state['config'][k]} (now {getattr(self.cfg, k)})"
+            for k in fixed
+            if state["config"].get(k) != getattr(self.cfg, k)
+        ]
         if diff:
-            raise JetbenchError(f"{saved.path}: checkpoint was made with {', '.join(diff)}; "
-                                "resume with the same settings or start again without --resume")
+            raise JetbenchError(
+                f"{saved.path}: checkpoint was made with {', '.join(diff)}; "
+                "resume with the same settings or start again without --resume"
+            )
         self.optimizer.load_state_dict(state["optimizer"])
         self.probe.load_train_state(state["probe"])
         self.sampler.load_state_dict(state["sampler"])
@@ -136,8 +194,12 @@ class PretrainLoop:
             if self.device.type == "cuda" and "cuda" in state["rng"]:
                 torch.cuda.set_rng_state(state["rng"]["cuda"][self.info.rank].cpu(), self.device)
         elif self.info.is_main:
-            print(f"jetbench: checkpoint was written by {state['world_size']} processes, this run has "
-                  f"{self.info.world_size}: random draws will differ from an uninterrupted run", file=sys.stderr)
+            print(
+                f"jetbench: checkpoint was written by {state['world_size']} processes, this run "
+                f"has "
+                f"{self.info.world_size}: random draws will differ from an uninterrupted run",
+                file=sys.stderr,
+            )
 
     def checkpoint(self, root: Path) -> None:
         state = self.state_dict()
@@ -150,8 +212,15 @@ class PretrainLoop:
         """Train until `cfg.steps`, logging, probing and checkpointing on the way."""
         cfg = self.cfg
         self.model.train()
-        bar = tqdm(total=cfg.steps, initial=self.step, desc=f"pretrain {cfg.name}", unit="step",
-                   dynamic_ncols=True, disable=not (progress and self.info.is_main), file=sys.stderr)
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            desc=f"pretrain {cfg.name}",
+            unit="step",
+            dynamic_ncols=True,
+            disable=not (progress and self.info.is_main),
+            file=sys.stderr,
+        )
         start, before = time.perf_counter(), self.elapsed
         with bar, _deferred_interrupt(self.info.world_size == 1) as stop:
             while self.step < cfg.steps:
@@ -162,21 +231,28 @@ class PretrainLoop:
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     rec = self.record(self.elapsed)
                     acc = rec["probe_acc"]
-                    bar.set_postfix(loss=f"{rec['loss']:.4g}", probe="-" if acc is None else f"{acc:.3f}",
-                                    lr=f"{rec['lr']:.2e}", refresh=False)
+                    bar.set_postfix(
+                        loss=f"{rec['loss']:.4g}",
+                        probe="-" if acc is None else f"{acc:.3f}",
+                        lr=f"{rec['lr']:.2e}",
+                        refresh=False,
+                    )
                 if stop["requested"] or (self.step % cfg.ckpt_every == 0 and self.step < cfg.steps):
                     self.checkpoint(root)
                 if stop["requested"]:
-                    print(f"\njetbench: interrupted; checkpoint saved at step {self.step} in {root} "
-                          "(continue with --resume)", file=sys.stderr)
+                    print(
+                        f"\njetbench: interrupted; checkpoint saved at step {self.step} in {root} "
+                        "(continue with --resume)",
+                        file=sys.stderr,
+                    )
                     raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def _deferred_interrupt(enabled: bool) -> Iterator[dict]:
-    """First Ctrl-C asks the loop to stop after the current step (and checkpoint); a second one aborts.
+    """First Ctrl-C: stop after the current step and checkpoint; a second one aborts at once.
 
-    Stopping mid-update would checkpoint half-updated weights; deferring keeps checkpoints consistent.
+    Stopping mid-update would checkpoint half-updated weights; deferring keeps them consistent.
     Only in a single main-thread process: DDP ranks must stop at the same step.
     """
     flag = {"requested": False}

@@ -1,4 +1,4 @@
-"""The detached online linear probe: jet-label accuracy of the current embedding, logged while pretraining.
+"""Detached online linear probe: jet-label accuracy of the current embedding during pretraining.
 
 A Linear layer on `jet_embedding.detach()` learns the jet labels of the pretraining batches with its
 own optimizer, as the MPM papers monitored their runs. The embedding is computed without autograd
@@ -36,8 +36,12 @@ class OnlineProbe(nn.Module):
             loss.backward()
         distributed.average_gradients(self.linear.parameters())
         self.optimizer.step()
-        hits = torch.stack([(logits.argmax(-1) == labels).sum().float(),
-                            torch.tensor(float(len(labels)), device=labels.device)])
+        hits = torch.stack(
+            [
+                (logits.argmax(-1) == labels).sum().float(),
+                torch.tensor(float(len(labels)), device=labels.device),
+            ]
+        )
         hits = distributed.sum_tensor(hits.detach())
         self.correct += float(hits[0])
         self.total += float(hits[1])
@@ -52,8 +56,12 @@ class OnlineProbe(nn.Module):
         return acc
 
     def train_state(self) -> dict:
-        return {"linear": self.linear.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "correct": self.correct, "total": self.total}
+        return {
+            "linear": self.linear.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "correct": self.correct,
+            "total": self.total,
+        }
 
     def load_train_state(self, state: dict) -> None:
         self.linear.load_state_dict(state["linear"])

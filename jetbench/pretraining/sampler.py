@@ -27,7 +27,9 @@ class JetTensors:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def gather(self, index: np.ndarray, device: torch.device) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def gather(
+        self, index: np.ndarray, device: torch.device
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """(encoder batch dict, jet labels) for the jets `index`, trimmed to the longest jet.
 
         Trailing slots that are padding in every selected jet are cut: encoders ignore padding
@@ -49,7 +51,9 @@ class BatchSampler:
 
     def __init__(self, n_jets: int, batch_size: int, seed: int):
         if batch_size > n_jets:
-            raise JetbenchError(f"batch size {batch_size} is larger than the pretraining split ({n_jets} jets)")
+            raise JetbenchError(
+                f"batch size {batch_size} is larger than the pretraining split ({n_jets} jets)"
+            )
         self.n_jets, self.batch_size, self.seed = n_jets, batch_size, seed
         self.epoch, self.offset = 0, 0
         self._perm_epoch = -1
@@ -65,24 +69,33 @@ class BatchSampler:
         """The next global batch (incomplete epoch tails are skipped so every batch is full)."""
         if self.offset + self.batch_size > self.n_jets:
             self.epoch, self.offset = self.epoch + 1, 0
-        index = self._permutation()[self.offset:self.offset + self.batch_size]
+        index = self._permutation()[self.offset : self.offset + self.batch_size]
         self.offset += self.batch_size
         return index
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "offset": self.offset, "seed": self.seed,
-                "batch_size": self.batch_size, "n_jets": self.n_jets}
+        return {
+            "epoch": self.epoch,
+            "offset": self.offset,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "n_jets": self.n_jets,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         if state["n_jets"] != self.n_jets or state["seed"] != self.seed:
-            raise JetbenchError(f"checkpoint data position is for {state['n_jets']} jets / seed {state['seed']}, "
-                                f"this run has {self.n_jets} jets / seed {self.seed}")
+            raise JetbenchError(
+                f"checkpoint data position is for {state['n_jets']} jets / seed {state['seed']}, "
+                f"this run has {self.n_jets} jets / seed {self.seed}"
+            )
         self.epoch, self.offset = int(state["epoch"]), int(state["offset"])
 
 
 def rank_slice(index: np.ndarray, rank: int, world_size: int) -> np.ndarray:
     """This rank's contiguous share of a global batch (the batch size must divide evenly)."""
     if len(index) % world_size:
-        raise JetbenchError(f"batch size {len(index)} does not split evenly over {world_size} processes")
+        raise JetbenchError(
+            f"batch size {len(index)} does not split evenly over {world_size} processes"
+        )
     per = len(index) // world_size
-    return index[rank * per:(rank + 1) * per]
+    return index[rank * per : (rank + 1) * per]

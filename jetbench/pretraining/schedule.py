@@ -1,7 +1,7 @@
-"""The paper's learning-rate schedule (linear warm-up, then exponential decay), scaled to any length.
+"""The paper's learning-rate schedule (linear warm-up, exponential decay), scaled to any length.
 
-The MPMv2 paper trains 1M steps with a 50k-step warm-up and a 100k-step half-life; a shorter run keeps
-the same shape by scaling both to the step count (5 % warm-up, half-life 10 % of the steps).
+The MPMv2 paper trains 1M steps with a 50k-step warm-up and a 100k-step half-life; a shorter run
+keeps the same shape by scaling both to the step count (5 % warm-up, half-life 10 % of the steps).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ PAPER_LR = 1e-3
 
 @dataclass(frozen=True)
 class WarmupExpDecay:
-    """lr(step) for the 0-based update index `step`: linear ramp to `base_lr`, then halving every `half_life`."""
+    """lr of 0-based update `step`: linear ramp to `base_lr`, then halving every `half_life`."""
 
     base_lr: float
     warmup_steps: int
