@@ -318,7 +318,11 @@ def validate_encoder(encoder: str | nn.Module, scale: str = "smoke", seed: int =
 
 
 def _one_line(err: BaseException) -> str:
-    where = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+    """'Type: message (file:line)', located at the deepest frame outside torch (the user's code)."""
+    frames = traceback.extract_tb(err.__traceback__) if err.__traceback__ else []
+    torch_dir = str(Path(torch.__file__).parent)
+    own = [f for f in frames if not f.filename.startswith(torch_dir)]
+    where = (own or frames or [None])[-1]
     loc = f" ({Path(where.filename).name}:{where.lineno})" if where else ""
     msg = str(err).splitlines()[0] if str(err) else ""
     return f"{type(err).__name__}: {msg}{loc}"
