@@ -168,6 +168,38 @@ def test_budgets_from_current_definitions():
     assert any("task 'btag': no budgets known" in n for n in lb.notes)
 
 
+def test_default_budget_rule_and_budget_dependent_protocol_hash():
+    bench = Benchmark(name="b", version=1, description="d", scale="cpu", tasks=("jetclass",),
+                      protocols=("finetune",), budget_rule="default", min_seeds=1)
+    defs = Definitions.from_dict({
+        "tasks": {"jetclass": {"version": 2, "hash": "tjc2", "budgets": {"cpu": [100, 1000]},
+                               "default_budget": {"cpu": 1000}}},
+        "protocols": {"finetune": {"version": 1, "hash": "pft1",
+                                   "hash_by_budget": {1000: "pft1-1k"}}}})
+    ok = make_result("enc", "jetclass", "finetune", 1000, 0, 0.8, protocol_hash="pft1-1k")
+    lb = aggregate([ok], bench, defs)
+    assert lb.columns == [("jetclass", 1000)]
+    assert lb.rows[0].cells[("jetclass", 1000)].status == "ok"
+    old = make_result("enc", "jetclass", "finetune", 1000, 0, 0.8)  # budget-independent hash
+    cell = aggregate([old], bench, defs).rows[0].cells[("jetclass", 1000)]
+    assert cell.status == "stale"
+    assert cell.flags == ["protocol finetune hash pft1 (current pft1-1k)"]
+
+
+def test_live_registry_lookup_notes_unknown_names():
+    pytest.importorskip("jetbench.protocols")
+    from jetbench.leaderboard import current_definitions
+
+    bench = Benchmark(name="b", version=1, description="d", scale="smoke",
+                      tasks=("no_such_task",), protocols=("frozen", "no_such_protocol"),
+                      budgets={"no_such_task": (100,)})
+    defs = current_definitions(bench)
+    assert set(defs.protocols) == {"frozen"}
+    assert defs.protocols["frozen"].version >= 1 and 100 in defs.protocols["frozen"].hash_by_budget
+    assert any("protocol 'no_such_protocol' has no current definition" in n for n in defs.notes)
+    assert any("'no_such_task'" in n for n in defs.notes)
+
+
 def test_csv_long_format_and_labels():
     lb = aggregate(full_grid("enc", 0.7), BENCH, DEFS)
     rows = list(csv.DictReader(io.StringIO(to_csv(lb))))
@@ -222,6 +254,8 @@ def test_cli_leaderboard(tmp_path, capsys):
                  "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 0
-    assert "mini-v1" in out and "2 rows (2 complete)" in out
+    # judged against the live protocol registry, the hand-made protocol hashes are stale
+    assert "mini-v1" in out and "2 rows (0 complete) from 12 of 18 result file(s)" in out
+    assert "incomplete (2 stale)" in out
     assert (tmp_path / "out" / "index.html").is_file()
     assert main(["leaderboard", "--results", str(tmp_path / "nope")]) == 2

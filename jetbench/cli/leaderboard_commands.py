@@ -47,7 +47,7 @@ def list_benchmarks_cmd() -> None:
 
     rows = [(b.name, b.version, b.scale, ", ".join(b.tasks), ", ".join(b.protocols),
              ", ".join(f"{t}:{'/'.join(map(str, bs))}" for t, bs in b.budgets.items())
-             or "task defaults", b.min_seeds) for b in list_benchmarks()]
+             or f"task definitions ({b.budget_rule})", b.min_seeds) for b in list_benchmarks()]
     print(tabulate(rows, headers=["benchmark", "version", "scale", "tasks", "protocols", "budgets",
                                   "min seeds"]))
 

@@ -84,7 +84,6 @@ def build_leaderboard(results_dir: str | os.PathLike, benchmark: str | Benchmark
     """
     bench = get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
     results = collect_results(results_dir)
-    defs = definitions if definitions is not None else current_definitions(bench.tasks,
-                                                                            bench.protocols)
+    defs = definitions if definitions is not None else current_definitions(bench)
     lb = aggregate(results, bench, defs)
     return Outputs(lb, write_outputs(lb, out_dir, plots=plots))

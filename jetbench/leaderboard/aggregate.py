@@ -103,10 +103,11 @@ def staleness(r: Result, defs: Definitions) -> list[str]:
         cur = table.get(name)
         if cur is None:
             continue
+        want = cur.hash_for(r.budget)
         if version != cur.version:
             out.append(f"{kind} {name} v{version} (current v{cur.version})")
-        elif got_hash != cur.hash:
-            out.append(f"{kind} {name} hash {got_hash[:10]} (current {cur.hash[:10]})")
+        elif got_hash != want:
+            out.append(f"{kind} {name} hash {got_hash[:10]} (current {want[:10]})")
     return out
 
 
@@ -162,7 +163,7 @@ def _rank(rows: list[Row], columns: list[tuple[str, int]]) -> None:
 
 def aggregate(results: list[Result], bench: Benchmark, defs: Definitions) -> Leaderboard:
     """Build the leaderboard of `bench` from `results`, judged against the definitions `defs`."""
-    budgets, notes = resolve_budgets(bench, defs.task_budgets())
+    budgets, notes = resolve_budgets(bench, defs)
     notes = list(defs.notes) + notes
     columns = [(t, b) for t in bench.tasks for b in budgets[t]]
     colset = set(columns)

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jetbench.errors import JetbenchError, unknown_name
+
+if TYPE_CHECKING:
+    from jetbench.leaderboard.current import Definitions
 
 CORE_TASKS = ("jetclass", "cwola", "btag", "vertexing", "trackid")
 
@@ -22,9 +26,10 @@ CORE_TASKS = ("jetclass", "cwola", "btag", "vertexing", "trackid")
 class Benchmark(BaseModel):
     """The grid a leaderboard row is measured on.
 
-    `budgets` maps a task to its label budgets; a task left out of it (or `budgets` left empty)
-    takes every budget its current task definition lists at `scale`, resolved when the leaderboard
-    is built (`resolve_budgets`).
+    `budgets` maps a task to explicit label budgets; a task left out of it takes, from its current
+    task definition at `scale`, every budget (`budget_rule: all`) or its default budget
+    (`budget_rule: default`), resolved when the leaderboard is built (`resolve_budgets`). Budgets
+    that come from a task definition are pinned by the task's version, which results carry.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -35,6 +40,7 @@ class Benchmark(BaseModel):
     tasks: tuple[str, ...] = Field(min_length=1)
     protocols: tuple[str, ...] = Field(min_length=1)
     budgets: dict[str, tuple[int, ...]] = Field(default_factory=dict)
+    budget_rule: Literal["all", "default"] = "all"
     min_seeds: int = Field(default=2, ge=1)
 
     @field_validator("budgets")
@@ -67,12 +73,10 @@ BENCHMARKS: dict[str, Benchmark] = {
                         "task defines for the cpu scale.",
         ),
         Benchmark(
-            name="jetbench-core-1b-v1", version=1, scale="cpu", tasks=CORE_TASKS,
-            protocols=("frozen", "finetune"), min_seeds=2,
-            budgets={"jetclass": (1000,), "cwola": (500,), "btag": (2000,),
-                     "vertexing": (2000,), "trackid": (2000,)},
-            description="The five core tasks, frozen and fine-tuned, one small label budget each "
-                        "(where pretraining should help most): the quick leaderboard.",
+            name="jetbench-core-lite-v1", version=1, scale="cpu", tasks=CORE_TASKS,
+            protocols=("frozen", "finetune"), budget_rule="default", min_seeds=2,
+            description="The five core tasks, frozen and fine-tuned, at one label budget each "
+                        "(the task's default at the cpu scale): the quick leaderboard.",
         ),
         Benchmark(
             name="jetbench-smoke-v1", version=1, scale="smoke", tasks=CORE_TASKS,
@@ -114,12 +118,12 @@ def get_benchmark(name_or_path: str) -> Benchmark:
     raise unknown_name("benchmark", name_or_path, BENCHMARKS)
 
 
-def resolve_budgets(bench: Benchmark, task_budgets: dict[str, dict[str, list[int]]]
+def resolve_budgets(bench: Benchmark, defs: Definitions
                     ) -> tuple[dict[str, tuple[int, ...]], list[str]]:
     """Budgets per task of `bench`, filling unspecified tasks from the current task definitions.
 
-    `task_budgets[task][scale]` is the budget list of the current definition. A task that neither
-    the benchmark nor the definitions give budgets for gets none (cannot be scored), with a note.
+    A task that neither the benchmark nor the definitions give budgets for gets none (it cannot be
+    scored), with a note saying so.
     """
     out: dict[str, tuple[int, ...]] = {}
     notes: list[str] = []
@@ -127,9 +131,11 @@ def resolve_budgets(bench: Benchmark, task_budgets: dict[str, dict[str, list[int
         if task in bench.budgets:
             out[task] = tuple(bench.budgets[task])
             continue
-        scale_budgets = task_budgets.get(task, {}).get(bench.scale)
-        if scale_budgets:
-            out[task] = tuple(sorted(int(b) for b in scale_budgets))
+        d = defs.tasks.get(task)
+        if d is not None and bench.budget_rule == "default" and bench.scale in d.default_budget:
+            out[task] = (int(d.default_budget[bench.scale]),)
+        elif d is not None and bench.budget_rule == "all" and d.budgets.get(bench.scale):
+            out[task] = tuple(sorted(int(b) for b in d.budgets[bench.scale]))
         else:
             out[task] = ()
             notes.append(f"task '{task}': no budgets known at scale '{bench.scale}' (no current "

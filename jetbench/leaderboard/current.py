@@ -1,18 +1,23 @@
 """What the task and protocol definitions are *now*, to flag results measured under older ones.
 
-The leaderboard only needs (version, hash) per task and protocol, plus each task's budgets per
-scale. `Definitions` holds exactly that, so tests and offline tools can hand one in directly;
-`current_definitions` fills it from the live registries and records a note for every name it
-cannot look up instead of failing (a leaderboard of old results must still build).
+The leaderboard only needs (version, hash) per task and protocol, plus each task's budgets and
+main score. A protocol's settings can depend on the label budget (the fine-tuning freeze length),
+so its hash is kept per budget. `Definitions` holds exactly that, so tests and offline tools can
+hand one in as plain data; `current_definitions` fills it from the live registries and records a
+note for every name it cannot look up instead of failing (a leaderboard of old results must
+still build).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jetbench.errors import JetbenchError
+
+if TYPE_CHECKING:
+    from jetbench.leaderboard.benchmarks import Benchmark
 
 
 @dataclass(frozen=True)
@@ -21,8 +26,13 @@ class Definition:
 
     version: int
     hash: str
-    budgets: dict[str, list[int]] = field(default_factory=dict)  # tasks only: scale -> budgets
-    main_score: str = ""  # tasks only
+    budgets: dict[str, list[int]] = field(default_factory=dict)  # task: scale -> budgets
+    default_budget: dict[str, int] = field(default_factory=dict)  # task: scale -> budget
+    main_score: str = ""  # task
+    hash_by_budget: dict[int, str] = field(default_factory=dict)  # protocol: budget -> hash
+
+    def hash_for(self, budget: int) -> str:
+        return self.hash_by_budget.get(budget, self.hash)
 
 
 @dataclass
@@ -43,46 +53,55 @@ class Definitions:
         return cls(tasks=conv(d.get("tasks", {})), protocols=conv(d.get("protocols", {})),
                    notes=list(d.get("notes", [])))
 
-    def task_budgets(self) -> dict[str, dict[str, list[int]]]:
-        return {name: dict(d.budgets) for name, d in self.tasks.items()}
-
-
-def _hash_of(obj: Any) -> str:
-    h = obj.hash
-    return str(h() if callable(h) else h)
-
 
 def _task_definition(name: str) -> Definition:
     from jetbench.tasks import get_task
 
     spec = get_task(name)
-    budgets = {str(scale): [int(b) for b in bs] for scale, bs in dict(spec.budgets).items()}
-    return Definition(version=int(spec.version), hash=_hash_of(spec), budgets=budgets,
-                      main_score=str(spec.main_score))
+    return Definition(
+        version=int(spec.version), hash=str(spec.hash()),
+        budgets={str(s): [int(b) for b in bs] for s, bs in spec.budgets.items()},
+        default_budget={str(s): int(spec.default_budget(s)) for s in spec.budgets},
+        main_score=str(spec.main_score))
 
 
-def _protocol_definition(name: str) -> Definition:
+def _protocol_definition(name: str, scale: str, budgets: Iterable[int]) -> Definition:
     from jetbench.protocols import get_protocol
 
-    proto = get_protocol(name)
-    return Definition(version=int(proto.version), hash=_hash_of(proto))
+    proto = get_protocol(name, scale=scale)
+    return Definition(version=int(proto.version), hash=str(proto.hash()),
+                      hash_by_budget={int(b): str(get_protocol(name, scale=scale, budget=b).hash())
+                                      for b in budgets})
 
 
-def current_definitions(tasks: Iterable[str], protocols: Iterable[str]) -> Definitions:
-    """Look the named tasks and protocols up in the live registries; note what is unavailable."""
+def _note(defs: Definitions, kind: str, name: str, err: Exception) -> None:
+    if isinstance(err, ImportError):
+        defs.notes.append(f"{kind} registry not available ({err}); '{name}' results are not "
+                          f"checked against a current definition")
+        return
+    why = str(err).splitlines()[0] if str(err) else type(err).__name__
+    defs.notes.append(f"{kind} '{name}' has no current definition ({why}); its results are "
+                      f"not checked")
+
+
+_LOOKUP_ERRORS = (ImportError, JetbenchError, KeyError, AttributeError, TypeError, ValueError)
+
+
+def current_definitions(bench: Benchmark) -> Definitions:
+    """Look the benchmark's tasks and protocols up in the live registries; note what is missing."""
+    from jetbench.leaderboard.benchmarks import resolve_budgets
+
     defs = Definitions()
-    for kind, names, lookup, target in (
-        ("task", tasks, _task_definition, defs.tasks),
-        ("protocol", protocols, _protocol_definition, defs.protocols),
-    ):
-        for name in names:
-            try:
-                target[name] = lookup(name)
-            except ImportError as err:
-                defs.notes.append(f"{kind} registry not available ({err}); '{name}' results "
-                                  f"are not checked against a current definition")
-            except (JetbenchError, KeyError, AttributeError, TypeError, ValueError) as err:
-                why = str(err).splitlines()[0] if str(err) else type(err).__name__
-                defs.notes.append(f"{kind} '{name}' has no current definition ({why}); "
-                                  f"its results are not checked")
+    for name in bench.tasks:
+        try:
+            defs.tasks[name] = _task_definition(name)
+        except _LOOKUP_ERRORS as err:
+            _note(defs, "task", name, err)
+    budgets, _ = resolve_budgets(bench, defs)
+    every_budget = sorted({b for bs in budgets.values() for b in bs})
+    for name in bench.protocols:
+        try:
+            defs.protocols[name] = _protocol_definition(name, bench.scale, every_budget)
+        except _LOOKUP_ERRORS as err:
+            _note(defs, "protocol", name, err)
     return defs
