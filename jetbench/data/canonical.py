@@ -12,9 +12,8 @@ import numpy as np
 from jetbench.data.format import JetBatch
 
 
-def _pad(x: ak.Array, n_slots: int, fill, dtype) -> np.ndarray:
-    padded = ak.fill_none(ak.pad_none(x, n_slots, axis=1, clip=True), fill)
-    return ak.to_numpy(padded).astype(dtype, copy=False)
+def _flat(x: ak.Array) -> np.ndarray:
+    return np.asarray(ak.to_numpy(ak.flatten(x, axis=1)))
 
 
 def pad_constituents(
@@ -28,19 +27,49 @@ def pad_constituents(
 ) -> JetBatch:
     """Build a JetBatch from 7 jagged feature arrays (pt first) and jagged ids/truth.
 
-    Constituents are ordered by decreasing pT (stable for ties) and cut to `n_slots`.
+    Constituents are ordered by decreasing pT (stable for ties) and cut to `n_slots`. The sort
+    is done per jet by awkward; the padding is one numpy scatter of the flat contents into
+    their slots (much faster than pad_none/fill_none per feature).
     """
-    order = ak.argsort(features[0], axis=1, ascending=False, stable=True)
-    csts = np.stack([_pad(f[order], n_slots, 0.0, np.float32) for f in features], axis=-1)
-    counts = np.minimum(ak.to_numpy(ak.num(features[0], axis=1)), n_slots)
-    mask = np.arange(n_slots)[None, :] < counts[:, None]
-    batch = JetBatch(
-        csts=np.ascontiguousarray(csts),
-        csts_id=_pad(ids[order], n_slots, 0, np.int8),
+    counts = ak.to_numpy(ak.num(features[0], axis=1)).astype(np.int64)
+    n = len(counts)
+    first = np.cumsum(counts) - counts
+    starts = np.repeat(first, counts)
+    pt = _flat(features[0])
+    # files are usually pT-sorted already; then the stable sort is the identity and is skipped
+    rises = pt[1:] > pt[:-1]
+    rises[first[(first > 0) & (first < len(pt))] - 1] = False  # a new jet may start higher
+    src = None
+    if rises.any():
+        order = ak.argsort(features[0], axis=1, ascending=False, stable=True)
+        src = _flat(order).astype(np.int64) + starts  # flat index of the k-th hardest
+    slot = np.arange(len(pt)) - starts
+    keep = slot < n_slots
+    if src is not None:
+        src = src[keep]
+    elif keep.all():
+        keep = None
+    dest = np.repeat(np.arange(n, dtype=np.int64) * n_slots, counts) + slot
+    dest = dest if keep is None else dest[keep]
+
+    def scatter(flat: np.ndarray, fill, dtype) -> np.ndarray:
+        shape = (n * n_slots,) + flat.shape[1:]
+        out = np.zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype)
+        if src is not None:
+            out[dest] = flat[src]
+        else:
+            out[dest] = flat if keep is None else flat[keep]
+        return out.reshape((n, n_slots) + flat.shape[1:])
+
+    flat = np.stack([_flat(f).astype(np.float32, copy=False) for f in features], axis=1)
+    csts = scatter(flat, 0.0, np.float32)
+    mask = np.arange(n_slots)[None, :] < np.minimum(counts, n_slots)[:, None]
+    return JetBatch(
+        csts=csts,
+        csts_id=scatter(_flat(ids), 0, np.int8),
         mask=mask,
         jets=np.asarray(jets, np.float32),
         labels=np.asarray(labels, np.int16),
-        vtx_id=None if vtx_id is None else _pad(vtx_id[order], n_slots, -1, np.int16),
-        track_type=None if track_type is None else _pad(track_type[order], n_slots, -1, np.int8),
+        vtx_id=None if vtx_id is None else scatter(_flat(vtx_id), -1, np.int16),
+        track_type=None if track_type is None else scatter(_flat(track_type), -1, np.int8),
     )
-    return batch
