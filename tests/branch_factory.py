@@ -16,12 +16,20 @@ def _jag(rng, counts, fn):
     return ak.unflatten(fn(rng, int(counts.sum())), counts)
 
 
-def jetclass_branches(n: int, seed: int = 0, mean_parts: int = 40) -> dict:
+def _sorted_pt(rng, counts, scale: float, floor: float, sort: bool) -> np.ndarray:
+    """Flat pT values, decreasing within each jet if `sort` (as the real files and generator)."""
+    pt = rng.exponential(scale, int(counts.sum())) + floor
+    if sort:
+        pt = ak.to_numpy(ak.flatten(ak.sort(ak.unflatten(pt, counts), axis=1, ascending=False)))
+    return pt
+
+
+def jetclass_branches(n: int, seed: int = 0, mean_parts: int = 40, sort: bool = True) -> dict:
     """JetClass branches with float64 particle features (like a generator would hand over)."""
     rng = np.random.default_rng(seed)
     counts = np.clip(rng.poisson(mean_parts, n), 1, 160)
     total = int(counts.sum())
-    pt = rng.exponential(10.0, total) + 0.5
+    pt = _sorted_pt(rng, counts, 10.0, 0.5, sort)
     phi = rng.uniform(-np.pi, np.pi, total)
     deta = rng.normal(0, 0.3, total)
     charge = rng.choice([-1.0, 0.0, 1.0], total)
@@ -53,7 +61,7 @@ def jetclass_branches(n: int, seed: int = 0, mean_parts: int = 40) -> dict:
     return out
 
 
-def btag_branches(n: int, seed: int = 0) -> dict:
+def btag_branches(n: int, seed: int = 0, sort: bool = True) -> dict:
     """BTag branches; some tracks come from the jet's b/c hadrons (exact z match)."""
     rng = np.random.default_rng(seed)
     counts = rng.integers(1, 20, n)  # some jets above 15 tracks: exercises truncation
@@ -71,7 +79,7 @@ def btag_branches(n: int, seed: int = 0) -> dict:
     charge = rng.choice([-1, 1], total)
     pdg = rng.choice([211, 321, 2212, 11, 13], total) * -charge
     b = {
-        "trk_pt": rng.exponential(5.0, total) + 1.0,
+        "trk_pt": _sorted_pt(rng, counts, 5.0, 1.0, sort),
         "trk_eta": jet_eta[jet_of] + rng.normal(0, 0.1, total),
         "trk_phi": np.mod(jet_phi[jet_of] + rng.normal(0, 0.1, total) + np.pi, 2 * np.pi) - np.pi,
         "trk_d0": rng.normal(0, 0.2, total), "trk_d0err": rng.uniform(0.01, 0.05, total),

@@ -126,16 +126,20 @@ def _jet_mass(pt: np.ndarray, eta: np.ndarray, energy: np.ndarray) -> np.ndarray
     return np.sqrt(np.clip(m2, 0.0, None))
 
 
+# csts_id by (kind, charge sign): rows hadron / photon / electron / muon, columns q<0, q=0, q>0
+_CLASS_TABLE = np.array([[1, 2, 3], [0, 0, 0], [4, 5, 5], [6, 7, 7]], np.int8)
+
+
 def particle_class(charge: np.ndarray, is_photon: np.ndarray, is_electron: np.ndarray,
                    is_muon: np.ndarray) -> np.ndarray:
-    """Canonical csts_id (DESIGN §2) from charge and lepton/photon flags; hadrons by charge."""
-    q = np.rint(charge).astype(np.int8)
-    neg = q < 0
-    cls = np.where(q == 0, 2, np.where(neg, 1, 3))
-    cls = np.where(is_photon, 0, cls)
-    cls = np.where(is_electron, np.where(neg, 4, 5), cls)
-    cls = np.where(is_muon, np.where(neg, 6, 7), cls)
-    return cls.astype(np.int8)
+    """Canonical csts_id (DESIGN §2) from charge and lepton/photon flags; hadrons by charge.
+
+    A particle with several flags counts as muon before electron before photon.
+    """
+    kind = np.maximum(np.maximum(is_photon.astype(np.int8), is_electron * np.int8(2)),
+                      is_muon * np.int8(3))
+    sign = np.sign(np.rint(charge)).astype(np.int8) + 1
+    return _CLASS_TABLE[kind, sign]
 
 
 def _jetclass_labels(scal: dict[str, np.ndarray], where: str, first_jet: int) -> np.ndarray:
@@ -174,8 +178,9 @@ def jetclass_batch(branches: Mapping, where: str = "branches", first_jet: int = 
                      _jet_mass(scal["jet_pt"], scal["jet_eta"], scal["jet_energy"]),
                      scal["jet_nparticles"]], axis=1).astype(np.float32)
     labels = _jetclass_labels(scal, where, first_jet)
-    batch = pad_constituents([parts.unflatten(x.astype(np.float32)) for x in features],
-                             parts.unflatten(ids), jets, labels, dataset_info("jetclass").n_slots)
+    jagged = [parts.unflatten(x.astype(np.float32, copy=False)) for x in features]
+    batch = pad_constituents(jagged, parts.unflatten(ids), jets, labels,
+                             dataset_info("jetclass").n_slots)
     return batch.validate(where)
 
 
@@ -193,22 +198,27 @@ def track_origin(prod_z: np.ndarray, jet_of: np.ndarray, hadron_z: ak.Array,
                  hadron_pdgid: ak.Array) -> np.ndarray:
     """Paper rule for flat tracks: 0 primary, 1 c-hadron, 2 b-hadron, 3 other secondary.
 
-    Precedence as in the paper code: b over c over primary (a later match overwrites).
+    Precedence as in the paper code: b over c over primary (a later match overwrites). Loops
+    over the k-th hadron of each jet (a handful), each step array-at-a-time over the tracks.
     """
-    n_jets = len(hadron_z)
-    width = max(int(ak.max(ak.num(hadron_z, axis=1), initial=0)), 1)
-    hz = ak.to_numpy(ak.fill_none(ak.pad_none(hadron_z, width, axis=1, clip=True), np.nan))
-    hf = ak.to_numpy(ak.fill_none(ak.pad_none(hadron_pdgid, width, axis=1, clip=True), 0))
-    hz = hz.astype(np.float64).reshape(n_jets, width)
-    hflav = hadron_flavour(hf).reshape(n_jets, width)
-    z = prod_z.astype(np.float64)[:, None]
-    cand = hz[jet_of]  # [T, H], NaN where the jet has fewer hadrons
-    close = np.abs(z - cand) < np.maximum(Z_MATCH_ABS_TOL, Z_MATCH_REL_TOL * np.abs(cand))
-    flav = hflav[jet_of]
     out = np.full(len(prod_z), 3, np.int8)
     out[np.abs(prod_z) < PV_TOL] = 0
-    out[(close & (flav == 4)).any(axis=1)] = 1
-    out[(close & (flav == 5)).any(axis=1)] = 2
+    h_counts = ak.to_numpy(ak.num(hadron_z, axis=1))
+    h_first = np.cumsum(h_counts) - h_counts
+    h_z = np.asarray(ak.to_numpy(ak.flatten(hadron_z, axis=1)), np.float64)
+    h_flav = hadron_flavour(ak.to_numpy(ak.flatten(hadron_pdgid, axis=1)))
+    z = prod_z.astype(np.float64)
+    n_had = h_counts[jet_of]
+    matched = {4: np.zeros(len(z), bool), 5: np.zeros(len(z), bool)}
+    for k in range(int(n_had.max(initial=0))):
+        trk = np.flatnonzero(n_had > k)
+        had = h_first[jet_of[trk]] + k
+        close = np.abs(z[trk] - h_z[had]) < np.maximum(Z_MATCH_ABS_TOL,
+                                                       Z_MATCH_REL_TOL * np.abs(h_z[had]))
+        for flav, hit in matched.items():
+            hit[trk[close & (h_flav[had] == flav)]] = True
+    out[matched[4]] = 1
+    out[matched[5]] = 2
     return out
 
 

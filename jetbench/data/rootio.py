@@ -23,7 +23,7 @@ from jetbench.errors import JetbenchError
 from jetbench.fileio import atomic_path
 
 TREE = schemas.JETCLASS_TREE
-CHUNK_JETS = 100_000
+CHUNK_JETS = 10_000
 
 
 def _narrow(a: ak.Array | np.ndarray):
