@@ -28,6 +28,7 @@ th:hover{background:#eaeef2} td.t,th.t{text-align:left}
 th[aria-sort=ascending]::after{content:" \\25B2"} th[aria-sort=descending]::after{content:" \\25BC"}
 td.best{font-weight:700} td.missing{color:#8c959f} td.stale{color:#9a6700}
 tr.incomplete td{background:#fff8f0} .notes{font-size:.82rem;color:#57606a;max-width:70rem}
+.plots{display:flex;flex-wrap:wrap}
 .plots img{max-width:32rem;margin:.5rem;border:1px solid #d0d7de}
 """
 

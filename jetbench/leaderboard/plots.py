@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from jetbench.fileio import atomic_path  # noqa: E402
 from jetbench.leaderboard.aggregate import FEW_SEEDS, OK, Leaderboard  # noqa: E402
+from jetbench.leaderboard.render import budget_label  # noqa: E402
 
 _LINESTYLES = {"finetune": "-", "frozen": "--", "linear": ":", "scratch": "-."}
 
@@ -28,12 +29,14 @@ def plot_task(lb: Leaderboard, task: str, path: str | os.PathLike) -> bool:
     encoders = sorted({r.encoder for r in lb.rows})
     colors = {e: plt.get_cmap("tab10")(i % 10) for i, e in enumerate(encoders)}
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    lines = [(r, [r.cells[c] for c in cols if r.cells[c].status in (OK, FEW_SEEDS)])
+             for r in lb.rows]
+    lines = [(r, pts) for r, pts in lines if pts]
     drawn = 0
-    for r in lb.rows:
-        pts = [r.cells[c] for c in cols if r.cells[c].status in (OK, FEW_SEEDS)]
-        if not pts:
-            continue
-        ax.errorbar([c.budget for c in pts], [c.mean for c in pts],
+    for k, (r, pts) in enumerate(lines):
+        # dodge: spread the lines a little along x so error bars at one budget do not overlap
+        dodge = 1.0 + 0.025 * (k - (len(lines) - 1) / 2)
+        ax.errorbar([c.budget * dodge for c in pts], [c.mean for c in pts],
                     yerr=[c.std or 0.0 for c in pts], label=f"{r.encoder} ({r.protocol})",
                     color=colors[r.encoder], linestyle=_LINESTYLES.get(r.protocol, "-"),
                     marker="o", markersize=4, capsize=3)
@@ -42,6 +45,11 @@ def plot_task(lb: Leaderboard, task: str, path: str | os.PathLike) -> bool:
         plt.close(fig)
         return False
     ax.set_xscale("log")
+    budgets = sorted({b for _, b in cols})
+    ax.set_xticks(budgets, [budget_label(b) for b in budgets])
+    ax.minorticks_off()
+    if len(budgets) == 1:
+        ax.set_xlim(budgets[0] / 1.5, budgets[0] * 1.5)
     ax.set_xlabel("number of labelled training jets")
     ax.set_ylabel(lb.main_scores.get(task, "main score"))
     ax.set_title(f"{task} — {lb.benchmark.name}")
