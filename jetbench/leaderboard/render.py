@@ -90,6 +90,8 @@ def footnotes(lb: Leaderboard) -> list[str]:
         f"'{STALE_MARK}': measured under an older task/protocol definition. "
         f"Mean rank: over all cells, among complete rows only (incomplete rows are never "
         f"averaged).",
+        "Grid: " + (", ".join(column_headers(lb)) or "(no cells)") + f" × protocols "
+        f"{', '.join(b.protocols)}.",
         f"{lb.n_used} of {lb.n_results} result file(s) used.",
     ]
     lines += lb.notes
