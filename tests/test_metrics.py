@@ -87,7 +87,7 @@ def test_jetclass_rejection_uses_pairwise_ratio_and_per_class_efficiency():
     n = 1000
     grid = (np.arange(n) + 0.5) / n
     labels = ("QCD", "A", "B")
-    # ratio score r = p_A/(p_A+p_QCD) is set directly; the third column only dilutes (ratio unchanged)
+    # the ratio r = p_A/(p_A+p_QCD) is set directly; column B only dilutes (ratio unchanged)
     r_sig, r_bkg = grid * 0.7 + 0.3, grid  # signal uniform on (0.3, 1.0)
     s = np.zeros((2 * n, 3))
     for i, r in enumerate(np.concatenate([r_sig, r_bkg])):

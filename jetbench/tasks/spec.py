@@ -113,13 +113,13 @@ class DataSpec(_Model):
                 if not parts:
                     raise ValueError(f"field 'scales.{scale}.{split}': no parts")
                 for i, part in enumerate(parts):
-                    where = f"field 'scales.{scale}.{split}.{i}'"
+                    where = f"scales.{scale}.{split}.{i}"
                     if isinstance(part, GeneratedPart):
                         if self.profile is None:
-                            raise ValueError(f"{where}: generated parts need a 'profile'")
+                            raise ValueError(f"field '{where}': generated parts need a 'profile'")
                         for c in part.classes or ():
                             if c not in labels:
-                                raise ValueError(f"{where}.classes: "
+                                raise ValueError(f"field '{where}.classes': "
                                                  f"{unknown_name('class', c, labels)}")
         return self
 
