@@ -1,0 +1,62 @@
+"""`jetbench list tasks` and `jetbench data prepare`: the task registry on the command line."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from tabulate import tabulate
+
+from jetbench.cli.app import data_app, list_app
+
+
+def _short(n: int) -> str:
+    """1000 -> 1k, 2020000 -> 2.02M (budgets read at a glance)."""
+    for unit, div in (("M", 1_000_000), ("k", 1_000)):
+        if n >= div:
+            return f"{n / div:.3g}{unit}"
+    return str(n)
+
+
+def _budgets(spec, scale: str) -> str:
+    default = spec.default_budget(scale)
+    return ",".join(_short(b) + ("*" if b == default else "") for b in spec.budgets[scale])
+
+
+@list_app.command("tasks")
+def list_tasks(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Registered tasks: version, data, main score and label budgets per scale (* = default)."""
+    from jetbench.tasks import SCALES
+    from jetbench.tasks import list_tasks as registered
+
+    tasks = registered()
+    if as_json:
+        print(json.dumps([{"name": t.name, "version": t.version, "dataset": t.dataset,
+                           "data": t.data.name, "head": t.head, "main_score": t.main_score,
+                           "metrics": list(t.metric_names), "budgets": t.budgets,
+                           "default_budget": {s: t.default_budget(s) for s in SCALES},
+                           "hash": t.hash()} for t in tasks], indent=2))
+        return
+    rows = [(t.name, t.version, f"{t.data.name} ({t.dataset})", t.head, t.main_score,
+             *(_budgets(t, s) for s in SCALES)) for t in tasks]
+    print(tabulate(rows, headers=["task", "version", "data", "head", "main score",
+                                  *(f"budgets {s}" for s in SCALES)]))
+
+
+@data_app.command("prepare")
+def prepare(task: str = typer.Argument(..., help="Task name (see `jetbench list tasks`)."),
+            scale: str = typer.Option("cpu", "--scale", help="smoke | cpu | paper"),
+            workers: int = typer.Option(0, "--workers",
+                                        help="Generator processes (0: all cores)."),
+            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Produce (generate or convert), cache and check every split of a task."""
+    from jetbench.tasks import prepare_task
+
+    info = prepare_task(task, scale, workers=workers or None)
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    rows = [(s, v["n_jets"], v["content_hash"], v["path"]) for s, v in info["splits"].items()]
+    print(tabulate(rows, headers=["split", "jets", "content hash", "store"]))
+    print(f"task {info['task']} v{info['version']} ({scale}): splits disjoint, "
+          f"manifest hash {info['manifest_hash']}")
