@@ -1,0 +1,110 @@
+"""The protocol object: a name, a version and resolved settings (hashed into every result), and two
+verbs: `fit(encoder, task, train, val)` trains whatever the protocol trains, `score(split)` returns
+predictions for a split (probabilities in the layout `jetbench.metrics.score_task` takes).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from jetbench.errors import JetbenchError
+from jetbench.hashing import hash_json
+from jetbench.heads import TaskLoss, build_head, is_binary
+from jetbench.protocols.data import Split
+from jetbench.protocols.training import History, TaskModel, TrainSettings, predict, train
+
+SCALES = ("smoke", "cpu", "paper")
+
+
+def task_targets(task: Any, batch: Any) -> np.ndarray:
+    """Targets of a task for a batch (the task registry defines them; tests may substitute)."""
+    from jetbench.tasks import task_targets as targets
+
+    return np.asarray(targets(task, batch))
+
+
+def count_parameters(module: torch.nn.Module | None) -> int:
+    return 0 if module is None else sum(p.numel() for p in module.parameters())
+
+
+class Protocol(ABC):
+    """Base class; subclasses set `name`, `version`, `DEFAULTS[scale]` and `_fit`/`_sources`."""
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    DEFAULTS: ClassVar[dict[str, dict[str, Any]]]
+    uses_backbone_training: ClassVar[bool] = False
+
+    def __init__(self, scale: str = "cpu", budget: int | None = None, **overrides: Any):
+        if scale not in self.DEFAULTS:
+            from jetbench.errors import unknown_name
+
+            raise unknown_name("scale", scale, self.DEFAULTS)
+        settings = self.resolve(dict(self.DEFAULTS[scale]), budget)
+        unknown = set(overrides) - set(settings)
+        if unknown:
+            raise JetbenchError(f"protocol '{self.name}': unknown setting(s) {sorted(unknown)}; "
+                                f"known: {', '.join(sorted(settings))}")
+        settings.update(overrides)
+        self.scale, self.budget, self.settings = scale, budget, settings
+        self.model: TaskModel | None = None
+        self.task: Any = None
+        self.history: History | None = None
+
+    def resolve(self, settings: dict[str, Any], budget: int | None) -> dict[str, Any]:
+        """Budget-dependent settings (e.g. the fine-tuning freeze length); default: unchanged."""
+        return settings
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "settings": self.settings}
+
+    def hash(self) -> str:
+        return hash_json(self.identity())
+
+    def train_settings(self) -> TrainSettings:
+        return TrainSettings.from_dict(self.settings)
+
+    def fit(self, encoder: torch.nn.Module, task: Any, train_split: Split, val_split: Split, *,
+            seed: int = 0, device: str = "cpu", progress: bool = True) -> Protocol:
+        """Train on `train_split`, early-stop on `val_split`; returns self (fitted)."""
+        torch.manual_seed(seed)
+        self.task, self.device, self.progress = task, device, progress
+        self.encoder = self.prepare_encoder(encoder, seed)
+        in_dim = int(self.encoder.embed_dim)
+        head = build_head(task, in_dim, linear=self.settings.get("linear_head", False))
+        self.model = TaskModel(head, self.encoder if self.uses_backbone_training else None)
+        src_train = self.source(train_split)
+        src_val = self.source(val_split)
+        self.history = train(self.model, TaskLoss(task), src_train, src_val, self.train_settings(),
+                             seed=seed, device=device, progress=progress,
+                             desc=f"{self.name} {getattr(task, 'name', '')}".strip())
+        return self
+
+    def score(self, split: Split) -> np.ndarray:
+        """Predicted probabilities for every jet of the split, in split order."""
+        if self.model is None:
+            raise JetbenchError(f"protocol '{self.name}': call fit() before score()")
+        src = self.source(split)
+        n_slots = split.load_rows(split.rows()[:1]).n_slots if len(split) else 0
+        return predict(self.model, src, self.task.head, is_binary(self.task), n_slots,
+                       batch_size=int(self.settings.get("predict_batch", 512)), device=self.device)
+
+    def n_params(self) -> dict[str, int]:
+        """Encoder and head parameter counts (trainable ones are those of the fitted model)."""
+        return {"encoder": count_parameters(getattr(self, "encoder", None)),
+                "head": count_parameters(self.model.head if self.model else None)}
+
+    def targets(self, batch: Any) -> np.ndarray:
+        return task_targets(self.task, batch)
+
+    # subclass hooks
+    def prepare_encoder(self, encoder: torch.nn.Module, seed: int) -> torch.nn.Module:
+        return encoder
+
+    @abstractmethod
+    def source(self, split: Split) -> Any:
+        """A mini-batch source (`.get(idx, device)`, `len`) over the split with its targets."""

@@ -1,0 +1,166 @@
+"""On-disk cache of frozen encoder outputs, so `frozen`/`linear` sweeps embed each jet once.
+
+Key: the encoder's weight fingerprint (a hash of its name, revision and every tensor, so an
+in-memory model that keeps training never reads stale embeddings) and the content hash of the store.
+File: data_dir()/embeddings/<encoder>/<fingerprint>/<store hash>.npz with
+`rows` (store rows present, sorted), `jet` [M, D] float32, `tokens` [T, D] float16 (real tokens
+only, packed) and `offsets` [M + 1]. The cache is sparse: only rows some run needed are
+computed; later runs add the missing rows (read-merge-write under a file lock, written atomically).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from jetbench.errors import JetbenchError
+from jetbench.fileio import atomic_path
+from jetbench.paths import data_dir
+from jetbench.protocols import distributed as dd
+from jetbench.protocols.data import Split, trim
+
+
+def encoder_fingerprint(encoder: torch.nn.Module) -> str:
+    """sha256 over the encoder's name, revision and all parameters and buffers (16 hex digits)."""
+    h = hashlib.sha256()
+    meta = getattr(encoder, "meta", None)
+    name = getattr(meta, "name", type(encoder).__name__)
+    h.update(f"{name}|{getattr(meta, 'revision', '')}".encode())
+    for key, t in sorted(encoder.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Embeddings:
+    rows: np.ndarray
+    jet: np.ndarray
+    tokens: np.ndarray
+    offsets: np.ndarray
+
+    def take(self, pos: np.ndarray) -> Embeddings:
+        """Entries at positions `pos` (any order), tokens repacked to match."""
+        counts = np.diff(self.offsets)[pos]
+        starts = self.offsets[pos] - (np.cumsum(counts) - counts)
+        flat = np.arange(int(counts.sum())) + np.repeat(starts, counts)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return Embeddings(self.rows[pos], self.jet[pos], self.tokens[flat], offsets)
+
+    def select(self, rows: np.ndarray) -> Embeddings:
+        """The entries for store rows `rows` (all must be present), in that order."""
+        rows = np.asarray(rows, np.int64)
+        pos = np.clip(np.searchsorted(self.rows, rows), 0, max(len(self.rows) - 1, 0))
+        if len(rows) and (len(self.rows) == 0 or not np.array_equal(self.rows[pos], rows)):
+            raise JetbenchError("embedding cache is missing requested rows (concurrent writer?)")
+        return self.take(pos)
+
+    @staticmethod
+    def merge(parts: list[Embeddings]) -> Embeddings:
+        """Disjoint parts -> one, sorted by row."""
+        counts = np.concatenate([np.diff(p.offsets) for p in parts])
+        whole = Embeddings(np.concatenate([p.rows for p in parts]).astype(np.int64),
+                           np.concatenate([p.jet for p in parts]),
+                           np.concatenate([p.tokens for p in parts]),
+                           np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        return whole.take(np.argsort(whole.rows, kind="stable"))
+
+
+def cache_path(encoder: torch.nn.Module, split: Split) -> Path:
+    name = str(getattr(getattr(encoder, "meta", None), "name", type(encoder).__name__))
+    safe = name.replace("/", "_").replace(":", "_")
+    folder = data_dir() / "embeddings" / safe / encoder_fingerprint(encoder)
+    return folder / f"{split.source_hash}.npz"
+
+
+def _read(path: Path) -> Embeddings | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as z:
+            return Embeddings(z["rows"], z["jet"], z["tokens"], z["offsets"])
+    except (OSError, ValueError, KeyError) as err:
+        raise JetbenchError(f"{path}: corrupt embedding cache ({err}); delete it to recompute"
+                            ) from None
+
+
+def _write(path: Path, emb: Embeddings) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, rows=emb.rows, jet=emb.jet, tokens=emb.tokens, offsets=emb.offsets)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@torch.no_grad()
+def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: str,
+            batch_size: int = 256, progress: bool = True) -> Embeddings:
+    """Run the frozen encoder over store rows `rows`; batches grouped by length to skip padding."""
+    batch = split.load_rows(rows)
+    counts = batch.mask.sum(1)
+    order = np.argsort(counts, kind="stable")
+    jets, toks, lens = [], [], []
+    was_training = encoder.training
+    encoder.eval()
+    bar = tqdm(total=len(rows), desc=f"embed {split.name}", unit="jet", disable=not progress,
+               leave=False)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        p = trim(counts[idx])
+        inputs = {"csts": torch.from_numpy(batch.csts[idx, :p]).to(device),
+                  "csts_id": torch.from_numpy(batch.csts_id[idx, :p].astype(np.int64)).to(device),
+                  "mask": torch.from_numpy(batch.mask[idx, :p]).to(device)}
+        jet, tokens, mask = encoder.encode(inputs)
+        jets.append(jet.float().cpu().numpy())
+        toks.append(tokens[mask].to(torch.float16).cpu().numpy())
+        lens.append(mask.sum(1).cpu().numpy())
+        bar.update(len(idx))
+    bar.close()
+    encoder.train(was_training)
+    lens_all = np.concatenate(lens)
+    sorted_emb = Embeddings(np.asarray(rows)[order], np.concatenate(jets), np.concatenate(toks),
+                            np.concatenate([[0], np.cumsum(lens_all)]).astype(np.int64))
+    return Embeddings.merge([sorted_emb])
+
+
+def embed(encoder: torch.nn.Module, split: Split, device: str = "cpu", batch_size: int = 256,
+          progress: bool = True, use_cache: bool = True) -> Embeddings:
+    """Embeddings of the split's rows (in split order), from the cache where present.
+
+    Under torchrun, rank 0 computes and writes while the other ranks wait, then read.
+    """
+    rows = split.rows()
+    if not use_cache:
+        return compute(encoder, split, np.unique(rows), device, batch_size, progress).select(rows)
+    path = cache_path(encoder, split)
+    if dd.world_size() > 1 and not dd.is_main():
+        dd.barrier()
+        return _read(path).select(rows)
+    with _locked(path):
+        have = _read(path)
+        need = np.unique(rows)
+        missing = need if have is None else need[~np.isin(need, have.rows)]
+        if len(missing):
+            new = compute(encoder, split, missing, device, batch_size, progress)
+            have = new if have is None else Embeddings.merge([have, new])
+            _write(path, have)
+    if dd.world_size() > 1:
+        dd.barrier()
+    return have.select(rows)

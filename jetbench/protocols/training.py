@@ -1,0 +1,203 @@
+"""The one training loop every protocol uses, and prediction.
+
+Step-based: AdamW, linear warm-up then cosine decay; the backbone's learning rate is 0 for
+`freeze_steps` (it runs without gradients then, which also saves its backward pass) and ramps
+linearly to the head's over `ramp_steps`. Validation loss is measured every `eval_every` steps;
+training stops after `patience` evaluations without improvement and the best weights are restored.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from jetbench.protocols import distributed as dd
+from jetbench.protocols.data import batches
+
+
+class TaskModel(nn.Module):
+    """Head on top of an encoder, or on cached encoder outputs when `encoder` is None."""
+
+    def __init__(self, head: nn.Module, encoder: nn.Module | None = None):
+        super().__init__()
+        self.head = head
+        self.encoder = encoder
+
+    def forward(self, inputs: dict[str, torch.Tensor], backbone_grad: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.encoder is None:
+            jet, tokens, mask = inputs["jet"], inputs["tokens"], inputs["mask"]
+        else:
+            with torch.set_grad_enabled(backbone_grad and torch.is_grad_enabled()):
+                jet, tokens, mask = self.encoder.encode(inputs)
+        return self.head(jet, tokens, mask), mask
+
+
+@dataclass
+class TrainSettings:
+    max_steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 1e-5
+    warmup_steps: int = 0
+    eval_every: int = 50
+    patience: int = 5
+    val_max: int = 5000
+    freeze_steps: int = 0
+    ramp_steps: int = 0
+    clip_norm: float = 1.0
+    checkpoint: str = "best"  # "best" (early stopping) or "last"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainSettings:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def lr_factor(self, step: int) -> float:
+        """Warm-up then cosine to 1% of the peak."""
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        span = max(self.max_steps - self.warmup_steps, 1)
+        t = min((step - self.warmup_steps) / span, 1.0)
+        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t))
+
+    def backbone_factor(self, step: int) -> float:
+        """0 while frozen, then a linear ramp up to the head's learning rate."""
+        if step < self.freeze_steps:
+            return 0.0
+        if self.ramp_steps <= 0:
+            return 1.0
+        return min((step - self.freeze_steps + 1) / self.ramp_steps, 1.0)
+
+
+@dataclass
+class History:
+    steps: int = 0
+    best_step: int = 0
+    best_val_loss: float = float("inf")
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[tuple[int, float]] = field(default_factory=list)
+
+
+@torch.no_grad()
+def validation_loss(model: TaskModel, loss_fn: nn.Module, src: Any, idx: np.ndarray,
+                    batch_size: int, device: str) -> float:
+    """Mean per-batch loss weighted by batch size, summed over ranks (each takes a shard)."""
+    was = model.training
+    model.eval()
+    shard = idx[dd.rank()::dd.world_size()]
+    total, count = 0.0, 0.0
+    for start in range(0, len(shard), batch_size):
+        b = shard[start:start + batch_size]
+        inputs, y = src.get(b, device)
+        out, mask = model(inputs)
+        total += float(loss_fn(out, y, mask)) * len(b)
+        count += len(b)
+    model.train(was)
+    total, count = dd.all_reduce_sum([total, count])
+    return total / max(count, 1.0)
+
+
+def train(model: TaskModel, loss_fn: nn.Module, train_src: Any, val_src: Any, s: TrainSettings,
+          seed: int = 0, device: str = "cpu", progress: bool = True,
+          desc: str = "train") -> History:
+    """Train `model` in place (head, plus encoder when it has one); return the loss history."""
+    model.to(device)
+    loss_fn.to(device)
+    dd.broadcast_module(model)
+    head_params = [p for p in model.head.parameters() if p.requires_grad]
+    backbone_params = [] if model.encoder is None else [p for p in model.encoder.parameters()
+                                                          if p.requires_grad]
+    groups = [{"params": head_params, "lr": s.lr}]
+    if backbone_params:
+        groups.append({"params": backbone_params, "lr": 0.0})
+    opt = torch.optim.AdamW(groups, lr=s.lr, weight_decay=s.weight_decay)
+    params = head_params + backbone_params
+    rng = np.random.default_rng(seed)
+    val_idx = np.random.default_rng(seed + 1).permutation(len(val_src))[:s.val_max]
+    world, rank = dd.world_size(), dd.rank()
+    global_bs = min(s.batch_size, len(train_src))
+    hist = History()
+    best_state = copy.deepcopy(model.state_dict())
+    bad_evals = 0
+    queue: list[np.ndarray] = []
+    bar = tqdm(total=s.max_steps, desc=desc, unit="step", disable=not (progress and dd.is_main()),
+               leave=False)
+    model.train()
+    for step in range(s.max_steps):
+        if not queue:
+            queue = [b for b in batches(len(train_src), global_bs, rng) if len(b) >= world]
+        idx = queue.pop(0)[rank::world]
+        head_lr = s.lr * s.lr_factor(step)
+        opt.param_groups[0]["lr"] = head_lr
+        frozen = s.backbone_factor(step) == 0.0
+        if backbone_params:
+            opt.param_groups[1]["lr"] = head_lr * s.backbone_factor(step)
+        inputs, y = train_src.get(idx, device)
+        out, mask = model(inputs, backbone_grad=not frozen)
+        loss = loss_fn(out, y, mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        dd.average_gradients(params)
+        if s.clip_norm:
+            nn.utils.clip_grad_norm_(params, s.clip_norm)
+        opt.step()
+        hist.train_loss.append(loss.item())
+        hist.steps = step + 1
+        bar.update(1)
+        last = step + 1 == s.max_steps
+        if (step + 1) % s.eval_every == 0 or last:
+            v = validation_loss(model, loss_fn, val_src, val_idx, s.batch_size, device)
+            hist.val_loss.append((step + 1, v))
+            bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{v:.4f}")
+            if v < hist.best_val_loss - 1e-6:
+                hist.best_val_loss, hist.best_step, bad_evals = v, step + 1, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad_evals += 1
+            # never stop while the backbone has not had its full learning rate yet
+            ramped = s.backbone_factor(step) >= 1.0 or not backbone_params
+            if s.checkpoint == "best" and bad_evals >= s.patience and ramped:
+                break
+    bar.close()
+    if s.checkpoint == "best":
+        model.load_state_dict(best_state)
+    return hist
+
+
+def to_scores(out: torch.Tensor, kind: str, binary: bool, mask: torch.Tensor) -> torch.Tensor:
+    """Logits -> probabilities: softmax over classes, sigmoid for binary jets and vertex pairs."""
+    if kind == "vertex_pair":
+        valid = mask[:, :, None] & mask[:, None, :]
+        valid &= ~torch.eye(mask.shape[1], dtype=torch.bool, device=mask.device)
+        return torch.sigmoid(out) * valid
+    if kind == "jet_class" and binary:
+        return torch.sigmoid(out)
+    probs = torch.softmax(out, dim=-1)
+    return probs * mask[..., None] if kind == "track_class" else probs
+
+
+@torch.no_grad()
+def predict(model: TaskModel, src: Any, kind: str, binary: bool, n_slots: int,
+            batch_size: int = 512, device: str = "cpu", progress: bool = False) -> np.ndarray:
+    """Scores for every item of `src`, in order; per-track outputs padded back to `n_slots`."""
+    model.eval()
+    outs = []
+    for idx in tqdm(batches(len(src), batch_size, None), desc="score", leave=False,
+                    disable=not progress):
+        inputs, _ = src.get(idx, device)
+        out, mask = model(inputs)
+        s = to_scores(out, kind, binary, mask).float().cpu()
+        if kind == "track_class":
+            s = torch.nn.functional.pad(s, (0, 0, 0, n_slots - s.shape[1]))
+        elif kind == "vertex_pair":
+            pad = n_slots - s.shape[1]
+            s = torch.nn.functional.pad(s, (0, pad, 0, pad))
+        outs.append(s.numpy())
+    return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
