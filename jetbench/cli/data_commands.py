@@ -25,3 +25,39 @@ def info(path: Path, as_json: bool = typer.Option(False, "--json", help="Print J
     print(tabulate(s["class_counts"].items(), headers=["class", "jets"]))
     rows = [(k, v["mean"], v["std"], v["min"], v["max"]) for k, v in s["features"].items()]
     print(tabulate(rows, headers=["feature", "mean", "std", "min", "max"], floatfmt=".4g"))
+
+
+@data_app.command("convert")
+def convert(
+    src: list[str] = typer.Argument(..., help="ROOT / paper-2 HDF5 / store file(s) or glob(s)."),
+    dataset: str = typer.Option(None, "--dataset", help="jetclass or btag (inferred if omitted)."),
+    out: Path = typer.Option(..., "--out", help="Canonical HDF5 store to write."),
+) -> None:
+    """Convert real-dataset files into one canonical store (streamed; nothing left on failure)."""
+    from jetbench.data.readers import convert_file
+    from jetbench.data.store import JetStore
+
+    path = convert_file(src, dataset, out)
+    with JetStore(path) as store:
+        print(f"{path}: {len(store)} {store.dataset} jets, hash {store.content_hash}")
+
+
+@data_app.command("download")
+def download(
+    dataset: str = typer.Argument(..., help="jetclass or btag."),
+    dest: Path = typer.Option(None, "--dest",
+                              help="Folder (default: $JETBENCH_DATA/raw/<dataset>)."),
+    mirror: str = typer.Option(None, "--mirror", help="Base URL with Zenodo's layout "
+                               "(default: $JETBENCH_MIRROR, else https://zenodo.org)."),
+    files: str = typer.Option(None, "--files", help="Glob on file names, e.g. '*small*'."),
+    extract: bool = typer.Option(False, "--extract", help="Unpack downloaded tar archives."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Download the real dataset from Zenodo: verified checksums, resumable, atomic."""
+    from jetbench.data.download import download as fetch
+    from jetbench.paths import data_dir
+
+    dest = dest or data_dir() / "raw" / dataset
+    for path in fetch(dataset, dest, mirror=mirror, files=files, extract=extract,
+                      progress=progress):
+        print(path)
