@@ -191,3 +191,22 @@ def test_write_root_refuses_missing_branches(tmp_path):
     with pytest.raises(JetbenchError, match="missing branches: trk_prod_z"):
         write_root(tmp_path / "x.root", b, "btag")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_root_writer_appends_in_pieces(tmp_path):
+    from jetbench.data.rootio import RootWriter
+
+    parts = [jetclass_branches(70, seed=s) for s in (1, 2)]
+    with RootWriter(tmp_path / "w.root", "jetclass") as w:
+        for p in parts:
+            w.append(p, chunk=50)
+    with uproot.open(tmp_path / "w.root") as f:
+        read = f["tree"].arrays(list(parts[0]), library="ak")
+        assert f["tree"]["jet_pt"].num_baskets == 4
+    got = jetclass_batch({k: read[k] for k in parts[0]})
+    want = [jetclass_batch(p) for p in parts]
+    np.testing.assert_array_equal(got.csts, np.concatenate([w.csts for w in want]))
+    empty = RootWriter(tmp_path / "e.root", "btag")
+    with pytest.raises(JetbenchError, match="no jets to write"):
+        empty.close()
+    assert not (tmp_path / "e.root").exists() and len(list(tmp_path.iterdir())) == 1

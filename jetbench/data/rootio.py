@@ -9,6 +9,7 @@ way ROOT users lay out per-particle vectors. Float64 is stored as float32 and in
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -82,23 +83,62 @@ def _n_jets(branches: Mapping) -> int:
     return lengths.pop()
 
 
-def write_root(path: str | os.PathLike, branches: Mapping, dataset: str,
-               chunk: int = CHUNK_JETS) -> Path:
-    """Write `branches` (real schema of `dataset`) as TTree "tree"; one basket per `chunk` jets."""
-    missing = [b for b in required_branches(dataset) if b not in branches]
-    if missing:
-        raise JetbenchError(f"{path}: cannot write {dataset} ROOT file, missing branches: "
-                            f"{', '.join(missing)}")
-    n = _n_jets(branches)
-    if n == 0:
-        raise JetbenchError(f"{path}: no jets to write")
-    path = Path(path)
-    with atomic_path(path) as tmp, uproot.recreate(tmp) as f:
-        tree = None
+class RootWriter:
+    """Append branch dicts (same schema each time) to a new TTree file; atomic on `close()`.
+
+    For files too large to hold in memory at once; `write_root` is the one-shot form.
+    """
+
+    def __init__(self, path: str | os.PathLike, dataset: str):
+        self.path = Path(path)
+        self.required = required_branches(dataset)
+        self.dataset = dataset
+        self._atomic = atomic_path(self.path)
+        self._file = uproot.recreate(self._atomic.__enter__())
+        self._tree = None
+        self.n = 0
+
+    def append(self, branches: Mapping, chunk: int = CHUNK_JETS) -> None:
+        missing = [b for b in self.required if b not in branches]
+        if missing:
+            raise JetbenchError(f"{self.path}: cannot write {self.dataset} ROOT file, missing "
+                                f"branches: {', '.join(missing)}")
+        n = _n_jets(branches)
         for start in range(0, n, chunk):
             part = {k: v[start:start + chunk] for k, v in branches.items()}
             layout = _layout(part, min(chunk, n - start))
-            if tree is None:
-                tree = f.mktree(TREE, _branch_types(layout))
-            tree.extend(layout)
-    return path
+            if self._tree is None:
+                self._tree = self._file.mktree(TREE, _branch_types(layout))
+            self._tree.extend(layout)
+        self.n += n
+
+    def close(self) -> Path:
+        if self.n == 0:
+            self.abort()
+            raise JetbenchError(f"{self.path}: no jets to write")
+        self._file.close()
+        self._atomic.__exit__(None, None, None)
+        return self.path
+
+    def abort(self) -> None:
+        self._file.close()
+        with contextlib.suppress(BaseException):  # __exit__ re-raises after deleting the temp
+            err = RuntimeError("aborted")
+            self._atomic.__exit__(type(err), err, None)
+
+    def __enter__(self) -> RootWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_root(path: str | os.PathLike, branches: Mapping, dataset: str,
+               chunk: int = CHUNK_JETS) -> Path:
+    """Write `branches` (real schema of `dataset`) as TTree "tree"; one basket per `chunk` jets."""
+    with RootWriter(path, dataset) as writer:
+        writer.append(branches, chunk)
+    return writer.path
