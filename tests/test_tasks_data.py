@@ -214,3 +214,20 @@ def test_cli_data_prepare(fake, capsys):
     assert cli_main(["list", "tasks"]) == 0
     listing = capsys.readouterr().out
     assert "vertexing" in listing and "balanced_accuracy" in listing and "1k*" in listing
+
+
+@pytest.mark.slow
+def test_real_generator_smoke_btag(monkeypatch, tmp_path):
+    """End to end with the embedded Pythia generator (smoke btag: 3 x 150 jets)."""
+    if not hasattr(gen, "generate_file"):
+        pytest.skip("the embedded generator (jetbench.generate.generate_file) is not installed")
+    from jetbench.tasks import prepare_task
+
+    monkeypatch.setenv("JETBENCH_DATA", str(tmp_path / "data"))
+    info = prepare_task("btag", "smoke", workers=2, progress=False)
+    assert [v["n_jets"] for v in info["splits"].values()] == [150, 150, 150]
+    with JetStore(task_split("btag", "train", "smoke")) as s:
+        batch = s[budget_indices("btag", "smoke", 60)]
+    assert np.bincount(batch.labels, minlength=3).tolist() == [20, 20, 20]
+    vx = task_targets("vertexing", batch)
+    assert (vx[~batch.mask] == -1).all() and (vx[batch.mask] >= 0).all()

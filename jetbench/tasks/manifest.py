@@ -9,6 +9,7 @@ splits are checked to be disjoint on jet identities and the manifest is recorded
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,28 +65,46 @@ def manifest_hash(task: str | TaskSpec, scale: str, workers: int | None = None,
     return h
 
 
-def jet_identities(path: str | Path, chunk: int = 20_000) -> np.ndarray:
-    """16-byte digest of every jet's constituent array (the jet's identity), in store order."""
-    out = []
+def _identity_chunks(path: str | Path, chunk: int = 20_000) -> Iterator[np.ndarray]:
     with JetStore(path) as store:
         for batch in store.iter_chunks(chunk):
             csts = np.ascontiguousarray(batch.csts)
-            out.extend(hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in csts)
-    return np.array(out, dtype="S16")
+            yield np.array([hashlib.blake2b(row.tobytes(), digest_size=16).digest()
+                            for row in csts], dtype="S16")
+
+
+def jet_identities(path: str | Path, chunk: int = 20_000) -> np.ndarray:
+    """16-byte digest of every jet's constituent array (the jet's identity), in store order."""
+    parts = list(_identity_chunks(path, chunk))
+    return np.concatenate(parts) if parts else np.zeros(0, "S16")
 
 
 def check_disjoint(paths: dict[str, Path]) -> None:
-    """Raise if any two of the named stores share a jet (identical constituent arrays)."""
-    ids = {name: np.unique(jet_identities(p)) for name, p in paths.items()}
-    names = list(ids)
+    """Raise if any two of the named stores share a jet (identical constituent arrays).
+
+    The largest store is streamed chunk by chunk against the others' sorted identities, so
+    memory stays at the size of the smaller splits.
+    """
+    names = list(paths)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            if paths[a] == paths[b]:
+            if Path(paths[a]).resolve() == Path(paths[b]).resolve():
                 raise JetbenchError(f"splits '{a}' and '{b}' are the same store {paths[a]}")
-            shared = np.intersect1d(ids[a], ids[b])
-            if len(shared):
-                raise JetbenchError(f"splits '{a}' and '{b}' share {len(shared)} jets "
-                                    f"({paths[a]}, {paths[b]})")
+    sizes = {}
+    for name, p in paths.items():
+        with JetStore(p) as store:
+            sizes[name] = len(store)
+    *small, largest = sorted(names, key=lambda n: sizes[n])
+    known = {n: np.unique(jet_identities(paths[n])) for n in small}
+    shared = {(a, b): len(np.intersect1d(known[a], known[b]))
+              for i, a in enumerate(small) for b in small[i + 1:]}
+    for ids in _identity_chunks(paths[largest]):
+        for n in small:
+            shared[(n, largest)] = shared.get((n, largest), 0) + int(np.isin(ids, known[n]).sum())
+    for (a, b), count in shared.items():
+        if count:
+            raise JetbenchError(f"splits '{a}' and '{b}' share {count} jets "
+                                f"({paths[a]}, {paths[b]})")
 
 
 def prepare_task(task: str | TaskSpec, scale: str, workers: int | None = None,
