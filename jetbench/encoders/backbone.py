@@ -13,6 +13,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def safe_key_mask(valid: Tensor) -> Tensor:
+    """Key mask with every row attending to something (an all-padding row would give NaN)."""
+    return valid | ~valid.any(-1, keepdim=True)
+
+
 class LayerScale(nn.Module):
     """Per-channel learned residual scale (CaiT), starting small so deep stacks train stably."""
 

@@ -23,7 +23,12 @@ SCALES = ("smoke", "cpu", "paper")
 Factory = Callable[..., Encoder]
 
 _REGISTRY: dict[str, Factory] = {}
-_BUILTIN_MODULES = ("jetbench.encoders.baselines",)
+_BUILTIN_MODULES = (
+    "jetbench.encoders.baselines",
+    "jetbench.encoders.mpmv1",
+    "jetbench.encoders.mpmv2",
+    "jetbench.encoders.ssfm",
+)
 
 
 def register_encoder(fn: Factory) -> Factory:
@@ -104,7 +109,7 @@ def create_encoder(name: str, scale: str = "cpu", **overrides: Any) -> Encoder:
 
 
 def merge_config(defaults: dict[str, Any], overrides: dict[str, Any], where: str) -> dict[str, Any]:
-    """defaults updated by overrides (dict values merged one level deep); unknown keys refused."""
+    """defaults updated by overrides, dict values merged recursively; unknown keys refused."""
     cfg = copy.deepcopy(defaults)
     for key, value in overrides.items():
         if key not in cfg:
@@ -112,13 +117,7 @@ def merge_config(defaults: dict[str, Any], overrides: dict[str, Any], where: str
                 f"unknown option '{key}' for encoder '{where}'; known: {', '.join(sorted(cfg))}"
             )
         if isinstance(cfg[key], dict) and isinstance(value, dict):
-            unknown = set(value) - set(cfg[key])
-            if unknown:
-                raise JetbenchError(
-                    f"unknown option(s) {sorted(unknown)} in '{key}' for encoder "
-                    f"'{where}'; known: {', '.join(sorted(cfg[key]))}"
-                )
-            cfg[key] = {**cfg[key], **value}
+            cfg[key] = merge_config(cfg[key], value, f"{where}.{key}")
         else:
             cfg[key] = value
     return cfg
