@@ -237,7 +237,12 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(JetbenchError, match=r"b.yaml: field 'budgets'"):
         get_benchmark(str(bad))
     (tmp_path / "res").mkdir()
-    (tmp_path / "res" / "broken.json").write_text("{}")
+    (tmp_path / "res" / "sweep_state.json").write_text('{"cells": []}')  # not a result: skipped
+    assert collect_results(tmp_path / "res") == []
+    (tmp_path / "res" / "broken.json").write_text('{"encoder": "x", "task": "jetclass"}')
+    with pytest.raises(JetbenchError, match="broken.json: not a valid jetbench result"):
+        collect_results(tmp_path / "res")
+    (tmp_path / "res" / "broken.json").write_text('{"encoder": "x", "tas')
     with pytest.raises(JetbenchError, match="broken.json: not a valid jetbench result"):
         collect_results(tmp_path / "res")
 

@@ -10,6 +10,7 @@ static page), `plots` (score vs labels).
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +43,29 @@ class Outputs:
     files: dict[str, Path]  # kind ("md", "tex", "csv", "json", "html", "plot:<task>") -> path
 
 
+def _looks_like_result(path: Path) -> bool:
+    """True unless the file is valid JSON without the keys every result has (e.g. sweep state).
+
+    Unreadable or truncated JSON counts as a result, so `load_result` reports it as broken.
+    """
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return True
+    return not isinstance(obj, dict) or bool({"encoder", "task", "metrics"} & set(obj))
+
+
 def collect_results(results_dir: str | os.PathLike) -> list[Result]:
-    """Every result JSON below `results_dir` (our own summary file excepted), in a stable order."""
+    """Every result JSON below `results_dir`, in a stable order.
+
+    Other JSON files that are clearly not results (our own summary, a sweep's state) are left
+    out; a file that is meant to be a result but does not validate is an error naming it.
+    """
     root = Path(results_dir)
     if not root.is_dir():
         raise JetbenchError(f"{root}: results folder does not exist")
     files = sorted(p for p in root.rglob("*.json") if p.name != SUMMARY_NAME)
-    return [load_result(p) for p in files]
+    return [load_result(p) for p in files if _looks_like_result(p)]
 
 
 def write_outputs(lb: Leaderboard, out_dir: str | os.PathLike,
