@@ -1,0 +1,85 @@
+"""Public entry points of the embedded generator: branches in memory, or a file on disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from jetbench.errors import JetbenchError
+from jetbench.generate import btag, jetclass
+from jetbench.generate.columns import Columns
+from jetbench.generate.processes import COMMON_SETTINGS, GENERATOR_VERSION, PROFILES, SOURCES
+from jetbench.generate.runner import check_request, generate_columns
+from jetbench.generate.shards import DETECTOR
+from jetbench.hashing import hash_json
+
+STORE_CHUNK = 20_000  # jets converted to the canonical format at a time (bounded memory)
+FORMATS = ("h5", "root")
+
+
+def _branches(profile: str, cols: Columns) -> dict[str, np.ndarray | ak.Array]:
+    real = Columns(jet=cols.jet, lists={g: v for g, v in cols.lists.items() if g != "truth"})
+    return real.to_branches(jetclass.DTYPES if profile == "jetclass" else btag.DTYPES)
+
+
+def generate_branches(profile: str, n: int, seed: int, workers: int = 1,
+                      classes: list[str] | None = None,
+                      progress: bool = True) -> dict[str, np.ndarray | ak.Array]:
+    """n jets of `profile` as real-schema branches (JetClass or BTag ROOT layout, file types).
+
+    Constituents/tracks are pT-sorted; n is split evenly over `classes` (default: all labels);
+    the result depends only on (profile, n, seed, classes, GENERATOR_VERSION), not on `workers`.
+    """
+    classes = check_request(profile, n, seed, workers, classes)
+    return _branches(profile, generate_columns(profile, n, seed, workers, classes, progress))
+
+
+def metadata(profile: str, n: int, seed: int, classes: list[str]) -> dict[str, Any]:
+    """What a generated file must say about how it was made."""
+    from importlib.metadata import version
+
+    import fastjet
+
+    sources = {c: list(PROFILES[profile].class_sources[c]) for c in classes}
+    settings = {s: list(COMMON_SETTINGS + SOURCES[s]) for v in sources.values() for s in v}
+    return {
+        "generator": "jetbench.generate", "generator_version": GENERATOR_VERSION,
+        "profile": profile, "n": n, "seed": seed, "classes": classes,
+        "sources": sources, "pythia_settings_hash": hash_json(settings),
+        "detector": DETECTOR.params(), "pythia8mc": version("pythia8mc"),
+        "fastjet": getattr(fastjet, "__version__", "unknown"),
+    }
+
+
+def generate_file(profile: str, n: int, seed: int, out: str | os.PathLike, workers: int = 1,
+                  fmt: str = "h5", classes: list[str] | None = None,
+                  progress: bool = True) -> Path:
+    """Generate and write n jets: fmt 'h5' = canonical store, 'root' = the real ROOT schema.
+
+    The file appears only when complete: a failure or Ctrl-C leaves nothing under `out`.
+    """
+    classes = check_request(profile, n, seed, workers, classes)
+    if fmt not in FORMATS:
+        raise JetbenchError(f"unknown output format '{fmt}'; known: {', '.join(FORMATS)}")
+    out = Path(out)
+    if out.is_dir():
+        raise JetbenchError(f"{out}: is a directory, expected an output file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dataset = PROFILES[profile].dataset
+    branches = generate_branches(profile, n, seed, workers, classes, progress)
+    if fmt == "root":
+        from jetbench.data.rootio import write_root
+
+        return write_root(out, branches, dataset)
+    from jetbench.data.convert import batch_from_branches
+    from jetbench.data.store import StoreWriter
+
+    with StoreWriter(out, dataset, metadata(profile, n, seed, classes)) as writer:
+        for start in range(0, n, STORE_CHUNK):
+            part = {k: v[start:start + STORE_CHUNK] for k, v in branches.items()}
+            writer.append(batch_from_branches(part, dataset, where=str(out), first_jet=start))
+    return out
