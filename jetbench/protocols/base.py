@@ -5,6 +5,7 @@ predictions for a split (probabilities in the layout `jetbench.metrics.score_tas
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -65,8 +66,37 @@ class Protocol(ABC):
     def hash(self) -> str:
         return hash_json(self.identity())
 
-    def train_settings(self) -> TrainSettings:
-        return TrainSettings.from_dict(self.settings)
+    def train_settings(self, task: Any, n_train: int) -> TrainSettings:
+        """Protocol settings combined with the task's training limits at this scale.
+
+        The task gives the batch size, epochs, step limit, patience (in epochs) and which
+        checkpoint to keep; the protocol gives the optimiser, schedule, evaluation cadence and a
+        cap on jets processed (`max_train_jets`: a fixed compute budget per cell at cpu scale).
+        """
+        s = dict(self.settings)
+        limits = task.training(self.scale) if callable(getattr(task, "training", None)) else None
+        bs = int(limits.batch_size if limits is not None else s["batch_size"])
+        bs = max(1, min(bs, n_train))
+        per_epoch = max(1, math.ceil(n_train / bs))
+        caps = [int(s["max_steps"])]
+        if s.get("max_train_jets"):
+            caps.append(max(1, int(s["max_train_jets"]) // bs))
+        if limits is not None:
+            caps.append(limits.max_epochs * per_epoch)
+            if limits.max_steps:
+                caps.append(limits.max_steps)
+        max_steps = min(caps)
+        eval_every = max(1, min(int(s["eval_every"]), per_epoch, max_steps))
+        patience = int(s["patience"])
+        checkpoint = "best"
+        if limits is not None:
+            checkpoint = limits.checkpoint
+            patience = (10**9 if limits.patience is None
+                        else max(1, math.ceil(limits.patience * per_epoch / eval_every)))
+        warmup = min(int(s.get("warmup_steps", 0)), max_steps // 10)
+        s.update(batch_size=bs, max_steps=max_steps, eval_every=eval_every, patience=patience,
+                 checkpoint=checkpoint, warmup_steps=warmup)
+        return TrainSettings.from_dict(s)
 
     def fit(self, encoder: torch.nn.Module, task: Any, train_split: Split, val_split: Split, *,
             seed: int = 0, device: str = "cpu", progress: bool = True) -> Protocol:
@@ -79,7 +109,8 @@ class Protocol(ABC):
         self.model = TaskModel(head, self.encoder if self.uses_backbone_training else None)
         src_train = self.source(train_split)
         src_val = self.source(val_split)
-        self.history = train(self.model, TaskLoss(task), src_train, src_val, self.train_settings(),
+        self.resolved = self.train_settings(task, len(src_train))
+        self.history = train(self.model, TaskLoss(task), src_train, src_val, self.resolved,
                              seed=seed, device=device, progress=progress,
                              desc=f"{self.name} {getattr(task, 'name', '')}".strip())
         return self

@@ -114,6 +114,8 @@ def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: st
             batch_size: int = 256, progress: bool = True) -> Embeddings:
     """Run the frozen encoder over store rows `rows`; batches grouped by length to skip padding."""
     batch = split.load_rows(rows)
+    first = next(iter(encoder.parameters()), None)
+    device = str(first.device) if first is not None else device  # run where the encoder lives
     counts = batch.mask.sum(1)
     order = np.argsort(counts, kind="stable")
     jets, toks, lens = [], [], []

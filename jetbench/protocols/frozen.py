@@ -15,12 +15,15 @@ from jetbench.protocols.data import EmbeddingSource, Split
 from jetbench.protocols.embeddings import embed
 
 _FROZEN = {
-    "smoke": dict(max_steps=10, batch_size=32, lr=1e-3, weight_decay=1e-5, warmup_steps=2,
-                  eval_every=5, patience=2, val_max=128, embed_batch=64, cache=True),
-    "cpu": dict(max_steps=600, batch_size=256, lr=1e-3, weight_decay=1e-5, warmup_steps=30,
-                eval_every=50, patience=4, val_max=4000, embed_batch=256, cache=True),
-    "paper": dict(max_steps=100_000, batch_size=500, lr=1e-4, weight_decay=1e-5, warmup_steps=1000,
-                  eval_every=1000, patience=10, val_max=100_000, embed_batch=1000, cache=True),
+    "smoke": dict(max_steps=10, batch_size=32, max_train_jets=0, lr=1e-3, weight_decay=1e-5,
+                  warmup_steps=2, eval_every=5, patience=2, val_max=128, embed_batch=64,
+                  cache=True),
+    "cpu": dict(max_steps=2000, batch_size=256, max_train_jets=100_000, lr=1e-3,
+                weight_decay=1e-5, warmup_steps=20, eval_every=50, patience=4, val_max=2000,
+                embed_batch=512, cache=True),
+    "paper": dict(max_steps=1_000_000, batch_size=500, max_train_jets=0, lr=1e-4,
+                  weight_decay=1e-5, warmup_steps=1000, eval_every=1000, patience=10,
+                  val_max=100_000, embed_batch=1000, cache=True),
 }
 # a linear probe: no hidden layer, larger step size (convex problem), no dropout to speak of
 _LINEAR = {scale: {**s, "lr": 1e-2, "weight_decay": 0.0, "linear_head": True}
@@ -35,7 +38,7 @@ class FrozenProtocol(Protocol):
     DEFAULTS = _FROZEN
 
     def prepare_encoder(self, encoder: torch.nn.Module, seed: int) -> torch.nn.Module:
-        return encoder.eval()
+        return encoder  # used as is: `embed` runs it in eval mode and restores its mode
 
     def source(self, split: Split) -> Any:
         emb = embed(self.encoder, split, self.device, batch_size=int(self.settings["embed_batch"]),

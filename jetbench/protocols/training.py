@@ -40,11 +40,18 @@ class TaskModel(nn.Module):
         return self.head(jet, tokens, mask), mask
 
 
+def encode_parameters(encoder: nn.Module) -> list[nn.Parameter]:
+    """The parameters on the encode path (jetbench encoders exclude pretraining decoders)."""
+    fn = getattr(encoder, "encoder_parameters", None)
+    return list(fn()) if callable(fn) else list(encoder.parameters())
+
+
 @dataclass
 class TrainSettings:
     max_steps: int
     batch_size: int
     lr: float
+    max_train_jets: int = 0
     weight_decay: float = 1e-5
     warmup_steps: int = 0
     eval_every: int = 50
@@ -112,7 +119,7 @@ def train(model: TaskModel, loss_fn: nn.Module, train_src: Any, val_src: Any, s:
     loss_fn.to(device)
     dd.broadcast_module(model)
     head_params = [p for p in model.head.parameters() if p.requires_grad]
-    backbone_params = [] if model.encoder is None else [p for p in model.encoder.parameters()
+    backbone_params = [] if model.encoder is None else [p for p in encode_parameters(model.encoder)
                                                           if p.requires_grad]
     groups = [{"params": head_params, "lr": s.lr}]
     if backbone_params:
