@@ -18,7 +18,7 @@ import awkward as ak
 import numpy as np
 
 from jetbench.data import schemas
-from jetbench.data.canonical import pad_constituents
+from jetbench.data.canonical import pad_flat
 from jetbench.data.format import JetBatch, dataset_info
 from jetbench.data.kinematics import lifetime_signed_d0, lifetime_signed_z0, wrap_phi
 from jetbench.errors import JetbenchError
@@ -44,8 +44,6 @@ class _Jagged:
         """Jet index of every flat entry."""
         return np.repeat(np.arange(len(self.counts)), self.counts)
 
-    def unflatten(self, flat: np.ndarray) -> ak.Array:
-        return ak.unflatten(flat, self.counts)
 
 
 def _require(branches: Mapping, names: tuple[str, ...], where: str) -> None:
@@ -58,6 +56,11 @@ def _as_float(a: np.ndarray) -> np.ndarray:
     return a.astype(np.float32, copy=False) if a.dtype.kind == "f" else a
 
 
+def _as_int(a: np.ndarray) -> np.ndarray:
+    """Integer view of a branch that real files may store as float (JetClass: charge)."""
+    return np.rint(a).astype(np.int64) if a.dtype.kind == "f" else a
+
+
 def _check_finite(name: str, flat: np.ndarray, jet_of, where: str, first_jet: int) -> None:
     if flat.dtype.kind != "f":
         return
@@ -66,6 +69,16 @@ def _check_finite(name: str, flat: np.ndarray, jet_of, where: str, first_jet: in
         i = int(np.argmax(bad))
         jet = int(jet_of(i)) + first_jet
         raise JetbenchError(f"{where}: non-finite value (NaN/inf) in branch '{name}' of jet {jet}")
+
+
+def _counts_values(arr: ak.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Per-jet counts and flat values; reads the layout directly in the common (uproot) case."""
+    layout = arr.layout
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(
+            layout.content, ak.contents.NumpyArray) and layout.content.data.ndim == 1:
+        off = np.asarray(layout.offsets)
+        return np.diff(off), np.asarray(layout.content.data)[off[0]:off[-1]]
+    return ak.to_numpy(ak.num(arr, axis=1)), np.asarray(ak.to_numpy(ak.flatten(arr, axis=1)))
 
 
 def _jagged(branches: Mapping, names: tuple[str, ...], where: str, first_jet: int) -> _Jagged:
@@ -80,16 +93,16 @@ def _jagged(branches: Mapping, names: tuple[str, ...], where: str, first_jet: in
         if arr.ndim != 2:
             raise JetbenchError(f"{where}: branch '{name}' should hold one list per jet, "
                                 f"has type {arr.type}")
-        c = ak.to_numpy(ak.num(arr, axis=1)).astype(np.int64)
+        try:
+            c, values = _counts_values(arr)
+        except ValueError as err:
+            raise JetbenchError(f"{where}: branch '{name}' has missing values ({err})") from None
+        c = c.astype(np.int64, copy=False)
         if counts is None:
             counts = c
         elif len(c) != len(counts) or not np.array_equal(c, counts):
             raise JetbenchError(f"{where}: branch '{name}' has different list lengths than "
                                 f"'{names[0]}'")
-        try:
-            values = np.asarray(ak.to_numpy(ak.flatten(arr, axis=1)))
-        except ValueError as err:
-            raise JetbenchError(f"{where}: branch '{name}' has missing values ({err})") from None
         flat[name] = _as_float(values)
     assert counts is not None
     offsets = np.concatenate([[0], np.cumsum(counts)])
@@ -138,7 +151,7 @@ def particle_class(charge: np.ndarray, is_photon: np.ndarray, is_electron: np.nd
     """
     kind = np.maximum(np.maximum(is_photon.astype(np.int8), is_electron * np.int8(2)),
                       is_muon * np.int8(3))
-    sign = np.sign(np.rint(charge)).astype(np.int8) + 1
+    sign = np.sign(_as_int(charge)).astype(np.int8) + 1
     return _CLASS_TABLE[kind, sign]
 
 
@@ -178,9 +191,8 @@ def jetclass_batch(branches: Mapping, where: str = "branches", first_jet: int = 
                      _jet_mass(scal["jet_pt"], scal["jet_eta"], scal["jet_energy"]),
                      scal["jet_nparticles"]], axis=1).astype(np.float32)
     labels = _jetclass_labels(scal, where, first_jet)
-    jagged = [parts.unflatten(x.astype(np.float32, copy=False)) for x in features]
-    batch = pad_constituents(jagged, parts.unflatten(ids), jets, labels,
-                             dataset_info("jetclass").n_slots)
+    batch = pad_flat(np.stack(features, axis=1), ids, parts.counts, jets, labels,
+                     dataset_info("jetclass").n_slots)
     return batch.validate(where)
 
 
@@ -194,21 +206,21 @@ def hadron_flavour(pdgid: np.ndarray) -> np.ndarray:
     return np.where(n > 100, heaviest, 0)
 
 
-def track_origin(prod_z: np.ndarray, jet_of: np.ndarray, hadron_z: ak.Array,
-                 hadron_pdgid: ak.Array) -> np.ndarray:
+def track_origin(prod_z: np.ndarray, jet_of: np.ndarray, hadron_counts: np.ndarray,
+                 hadron_z: np.ndarray, hadron_pdgid: np.ndarray) -> np.ndarray:
     """Paper rule for flat tracks: 0 primary, 1 c-hadron, 2 b-hadron, 3 other secondary.
 
-    Precedence as in the paper code: b over c over primary (a later match overwrites). Loops
-    over the k-th hadron of each jet (a handful), each step array-at-a-time over the tracks.
+    `jet_of` is each track's jet; hadrons are flat with `hadron_counts` per jet. Precedence as in
+    the paper code: b over c over primary (a later match overwrites). Loops over the k-th
+    hadron of each jet (a handful), each step array-at-a-time over the tracks.
     """
     out = np.full(len(prod_z), 3, np.int8)
     out[np.abs(prod_z) < PV_TOL] = 0
-    h_counts = ak.to_numpy(ak.num(hadron_z, axis=1))
-    h_first = np.cumsum(h_counts) - h_counts
-    h_z = np.asarray(ak.to_numpy(ak.flatten(hadron_z, axis=1)), np.float64)
-    h_flav = hadron_flavour(ak.to_numpy(ak.flatten(hadron_pdgid, axis=1)))
+    h_first = np.cumsum(hadron_counts) - hadron_counts
+    h_z = hadron_z.astype(np.float64)
+    h_flav = hadron_flavour(hadron_pdgid)
     z = prod_z.astype(np.float64)
-    n_had = h_counts[jet_of]
+    n_had = np.asarray(hadron_counts)[jet_of]
     matched = {4: np.zeros(len(z), bool), 5: np.zeros(len(z), bool)}
     for k in range(int(n_had.max(initial=0))):
         trk = np.flatnonzero(n_had > k)
@@ -251,18 +263,16 @@ def btag_batch(branches: Mapping, where: str = "branches", first_jet: int = 0) -
         lifetime_signed_d0(f["trk_d0"], dphi), f["trk_d0err"],
         lifetime_signed_z0(f["trk_z0"], deta), f["trk_z0err"],
     ]
-    apdg = np.abs(np.rint(f["trk_pdg_id"]).astype(np.int64))
+    apdg = np.abs(_as_int(f["trk_pdg_id"]))
     ids = particle_class(f["trk_charge"], np.zeros(len(apdg), bool), apdg == 11, apdg == 13)
-    types = track_origin(f["trk_prod_z"], jet_of, had.unflatten(had.flat["hadron_z"]),
-                         had.unflatten(had.flat["hadron_pdgid"]))
+    types = track_origin(f["trk_prod_z"], jet_of, had.counts, had.flat["hadron_z"],
+                         had.flat["hadron_pdgid"])
     jets = np.stack([scal[n] for n in ("jet_pt", "jet_eta", "jet_phi", "jet_M", "n_trks")],
                     axis=1).astype(np.float32)
     labels = _btag_labels(scal["jet_flav"], where, first_jet)
-    batch = pad_constituents(
-        [trk.unflatten(np.asarray(x, np.float32)) for x in features], trk.unflatten(ids), jets,
-        labels, dataset_info("btag").n_slots,
-        vtx_id=trk.unflatten(np.rint(f["trk_vtx_index"]).astype(np.int16)),
-        track_type=trk.unflatten(types),
+    batch = pad_flat(
+        np.stack(features, axis=1), ids, trk.counts, jets, labels, dataset_info("btag").n_slots,
+        vtx_id=_as_int(f["trk_vtx_index"]).astype(np.int16), track_type=types,
     )
     return batch.validate(where)
 

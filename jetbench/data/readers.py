@@ -26,7 +26,7 @@ from jetbench.hashing import sha256_file
 ROOT_MAGIC = b"root"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # jets per ROOT step: bounded memory (padded JetClass: 128 x 7 floats per jet)
-ROOT_STEP = {"jetclass": 10_000, "btag": 50_000}
+ROOT_STEP = {"jetclass": 10_000, "btag": 10_000}
 Paths = str | os.PathLike | Sequence[str | os.PathLike]
 
 
@@ -85,7 +85,7 @@ def _open_tree(path: Path):
     import uproot
 
     with _root_errors(path):
-        f = uproot.open(path)
+        f = uproot.open(path, array_cache=None)
     with _root_errors(path):
         trees = [k.split(";")[0] for k, c in f.classnames().items() if c == "TTree"]
     if schemas.JETCLASS_TREE not in trees:
