@@ -132,14 +132,36 @@ def _existing(path: Path, prov_now: dict[str, Any]) -> tuple[Result | None, str]
     return old, ""
 
 
-def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *,
-             budget: int | None = None, seed: int = 0, scale: str = "cpu", device: str = "auto",
-             results_dir: str | Path | None = None, force: bool = False, progress: bool = True,
-             threads: int | None = None, overrides: dict[str, Any] | None = None) -> CellOutcome:
-    """Run (or find already done) one cell; write its Result JSON under `results_dir` if given."""
-    from jetbench.metrics import score_task
+@dataclass
+class CellPlan:
+    """Everything resolved for a cell before training: data, encoder, settings and hashes."""
+
+    spec: Any
+    proto: Any
+    model: nn.Module
+    name: str
+    budget: int
+    seed: int
+    scale: str
+    device: str
+    paths: dict[str, Path]
+    idx: np.ndarray
+    identity: dict[str, Any]
+    hashes: dict[str, Any]
+    out: Path | None
+
+
+def plan_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *,
+              budget: int | None = None, seed: int = 0, scale: str = "cpu", device: str = "auto",
+              results_dir: str | Path | None = None, progress: bool = True,
+              overrides: dict[str, Any] | None = None,
+              encoders: dict[str, tuple[nn.Module, str, str | None]] | None = None) -> CellPlan:
+    """Validate the cell, produce its data and encoder (cached), resolve settings and hashes.
+
+    `encoders` memoises loaded encoders by name (a sweep plans many cells of one encoder).
+    """
     from jetbench.pretraining.config import resolve_device
-    from jetbench.tasks import budget_indices, get_task, task_targets
+    from jetbench.tasks import budget_indices, get_task
 
     protocol = protocol or DEFAULT_PROTOCOL
     check_names(encoder, task, protocol)
@@ -147,12 +169,15 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
     spec.scale(scale)
     budget = resolve_budget(spec, scale, budget)
     dev = str(resolve_device(device))
-    torch.set_num_threads(auto_threads(threads))
     proto = get_protocol(protocol, scale=scale, budget=budget, **(overrides or {}))
-
     paths, mhash = prepare_data(spec, scale, progress)
-    model, name, ckpt = load_encoder_for(encoder, scale, dev)
-    dd.init_from_env(dev)  # after pretraining, which sets up and tears down its own group
+    key = encoder if isinstance(encoder, str) else None
+    if encoders is not None and key in encoders:
+        model, name, ckpt = encoders[key]
+    else:
+        model, name, ckpt = load_encoder_for(encoder, scale, dev)
+        if encoders is not None and key is not None:
+            encoders[key] = (model, name, ckpt)
     revision = str(getattr(getattr(model, "meta", None), "revision", None)
                    or encoder_fingerprint(model))
     idx = budget_indices(spec, scale, budget, seed)
@@ -166,22 +191,28 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
               "encoder_checkpoint_hash": ckpt}
     out = None if results_dir is None else cell_path(results_dir, name, spec.name, proto.name,
                                                      scale, budget, seed)
-    if out is not None and not force:
-        old, why = _existing(out, hashes)
-        if old is not None:
-            say(f"jetbench: {out.name} already done with the same hashes; not re-running "
-                "(--force to redo)")
-            return CellOutcome(old, out, True)
-        if why:
-            say(f"jetbench: {why}")
+    return CellPlan(spec, proto, model, name, budget, seed, scale, dev, paths, idx, identity,
+                    hashes, out)
 
+
+def finished(plan: CellPlan) -> tuple[Result | None, str]:
+    """The cell's stored result if it exists with the same hashes; else why it must run."""
+    return (None, "") if plan.out is None else _existing(plan.out, plan.hashes)
+
+
+def execute(plan: CellPlan, progress: bool = True) -> Result:
+    """Train and score a planned cell; returns its Result (not written)."""
+    from jetbench.metrics import score_task
+    from jetbench.tasks import task_targets
+
+    spec, proto, seed = plan.spec, plan.proto, plan.seed
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     np.random.seed(seed)
-    splits = {"train": Split.from_store("train", paths["train"], idx),
-              "val": Split.from_store("val", paths["val"]),
-              "test": Split.from_store("test", paths["test"])}
-    proto.fit(model, spec, splits["train"], splits["val"], seed=seed, device=dev,
+    splits = {"train": Split.from_store("train", plan.paths["train"], plan.idx),
+              "val": Split.from_store("val", plan.paths["val"]),
+              "test": Split.from_store("test", plan.paths["test"])}
+    proto.fit(plan.model, spec, splits["train"], splits["val"], seed=seed, device=plan.device,
               progress=progress)
     t_fit = time.perf_counter() - t0
     scores = proto.score(splits["test"])
@@ -193,16 +224,41 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
                 "steps": hist.steps, "best_step": hist.best_step,
                 "best_val_loss": hist.best_val_loss, "val_loss": hist.val_loss,
                 "n_val": len(splits["val"]), "n_test": len(test),
-                "threads": torch.get_num_threads(),
-                "world_size": dd.world_size(), "head_params": proto.n_params()["head"]}
-    n_params = getattr(getattr(model, "meta", None), "n_params", None)
-    result = Result(
-        encoder=name, encoder_revision=revision, task=spec.name, task_version=spec.version,
-        protocol=proto.name, protocol_version=proto.version, scale=scale, budget=budget, seed=seed,
-        main_score=spec.main_score, metrics=ts.metrics, binned=ts.binned, stderr=ts.stderr,
+                "threads": torch.get_num_threads(), "world_size": dd.world_size(),
+                "head_params": proto.n_params()["head"]}
+    n_params = getattr(getattr(plan.model, "meta", None), "n_params", None)
+    return Result(
+        encoder=plan.name, encoder_revision=plan.identity["encoder_revision"], task=spec.name,
+        task_version=spec.version, protocol=proto.name, protocol_version=proto.version,
+        scale=plan.scale, budget=plan.budget, seed=seed, main_score=spec.main_score,
+        metrics=ts.metrics, binned=ts.binned, stderr=ts.stderr,
         n_params=int(n_params if n_params is not None else proto.n_params()["encoder"]),
         wall_time_s=round(t_total, 3), created=datetime.now(timezone.utc).isoformat(),
-        provenance=provenance(**hashes, device=dev), config={**identity, "run": run_info})
+        provenance=provenance(**plan.hashes, device=plan.device),
+        config={**plan.identity, "run": run_info})
+
+
+def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *,
+             budget: int | None = None, seed: int = 0, scale: str = "cpu", device: str = "auto",
+             results_dir: str | Path | None = None, force: bool = False, progress: bool = True,
+             threads: int | None = None, overrides: dict[str, Any] | None = None,
+             encoders: dict | None = None) -> CellOutcome:
+    """Run (or find already done) one cell; write its Result JSON under `results_dir` if given."""
+    torch.set_num_threads(auto_threads(threads))
+    plan = plan_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale,
+                     device=device, results_dir=results_dir, progress=progress,
+                     overrides=overrides, encoders=encoders)
+    dd.init_from_env(plan.device)  # after pretraining, which sets up and tears down its own group
+    if not force:
+        old, why = finished(plan)
+        if old is not None:
+            say(f"jetbench: {plan.out.name} already done with the same hashes; not re-running "
+                "(--force to redo)")
+            return CellOutcome(old, plan.out, True)
+        if why:
+            say(f"jetbench: {why}")
+    result = execute(plan, progress)
+    out = plan.out
     if results_dir is not None and dd.is_main():
         out = save_result(result, results_dir)
     return CellOutcome(result, out, False)
@@ -227,4 +283,5 @@ def evaluate(model: str | nn.Module, tasks: list[str] | str | None = None,
             for t in names]
 
 
-__all__ = ["CellOutcome", "evaluate", "format_result", "run_cell"]
+__all__ = ["CellOutcome", "CellPlan", "evaluate", "execute", "finished", "format_result",
+           "plan_cell", "run_cell"]

@@ -150,9 +150,8 @@ def _loss_cfg(task: Any) -> dict[str, Any]:
         return {}
     if isinstance(cfg, str):
         return {"name": cfg}
-    if hasattr(cfg, "model_dump"):
-        return cfg.model_dump()
-    return dict(cfg)
+    d = cfg.model_dump() if hasattr(cfg, "model_dump") else dict(cfg)
+    return {k: v for k, v in d.items() if v is not None}  # unset fields fall back to defaults
 
 
 def is_binary(task: Any) -> bool:

@@ -13,6 +13,7 @@ from jetbench.cli import encoder_commands  # noqa: F401
 from jetbench.cli import leaderboard_commands  # noqa: F401
 from jetbench.cli import list_commands  # noqa: F401
 from jetbench.cli import pretrain_command  # noqa: F401
+from jetbench.cli import run_commands  # noqa: F401
 from jetbench.cli.app import DEBUG, app
 from jetbench.errors import JetbenchError
 
