@@ -3,7 +3,7 @@
 One conversion per dataset, shared by the ROOT readers and the generator's HDF5 output, so a
 file read back from ROOT and the generator's direct output agree bit for bit. Work is
 array-at-a-time: jagged branches are flattened once, every feature is computed on the flat
-numpy content, and `canonical.pad_constituents` does the sorting/padding.
+numpy content, and `canonical.pad_flat` does the sorting/padding.
 
 Floating inputs are rounded to float32 first (the dtype of the real files), so converting
 float64 branches directly gives the same numbers as writing them to ROOT and reading them back.
@@ -43,7 +43,6 @@ class _Jagged:
     def jet_of(self) -> np.ndarray:
         """Jet index of every flat entry."""
         return np.repeat(np.arange(len(self.counts)), self.counts)
-
 
 
 def _require(branches: Mapping, names: tuple[str, ...], where: str) -> None:
@@ -174,7 +173,7 @@ def jetclass_batch(branches: Mapping, where: str = "branches", first_jet: int = 
     scal = _scalars(branches, jet_names + schemas.JETCLASS_LABEL_BRANCHES, len(parts.counts),
                     where, first_jet)
     f = parts.flat
-    charged = (np.rint(f["part_charge"]) != 0).astype(np.float32)
+    charged = (_as_int(f["part_charge"]) != 0).astype(np.float32)
     deta, dphi = f["part_deta"], f["part_dphi"]
     features = [
         np.hypot(f["part_px"], f["part_py"]),
