@@ -61,7 +61,7 @@ def expand(encoders: list[str], tasks: list[str], protocols: list[str],
            scale: str = "cpu") -> list[Cell]:
     """The grid. Budgets/seeds default to each task's defaults at the scale; 'all' = all of the
     task's; numbers apply to every task. Names are checked up front (unknown ones are listed)."""
-    from jetbench.evaluate import check_names, resolve_budget
+    from jetbench.evaluate_cell import check_names, resolve_budget
     from jetbench.tasks import get_task
 
     encoders, tasks, protocols = split_list(encoders), split_list(tasks), split_list(protocols)
@@ -96,7 +96,7 @@ def expand(encoders: list[str], tasks: list[str], protocols: list[str],
 
 def prepare(cells: list[Cell], device: str = "auto", progress: bool = True) -> dict:
     """Produce every task's data and every encoder's checkpoint once (in this process)."""
-    from jetbench.evaluate import load_encoder_for, prepare_data
+    from jetbench.evaluate_cell import load_encoder_for, prepare_data
     from jetbench.pretraining.config import resolve_device
     from jetbench.tasks import get_task
 
@@ -110,7 +110,7 @@ def prepare(cells: list[Cell], device: str = "auto", progress: bool = True) -> d
 def pending(cells: list[Cell], results_dir: str | Path, device: str = "auto",
             encoders: dict | None = None) -> tuple[list[Cell], list[Cell]]:
     """(to run, already done with matching hashes)."""
-    from jetbench.evaluate import finished, plan_cell
+    from jetbench.evaluate_cell import finished, plan_cell
 
     todo, done = [], []
     for c in cells:
@@ -127,7 +127,7 @@ _WORKER_ENCODERS: dict = {}
 def _run_one(cell: Cell, results_dir: str, device: str, force: bool, threads: int,
              progress: bool) -> dict[str, Any]:
     """One cell in a worker: never raises, reports the outcome."""
-    from jetbench.evaluate import run_cell
+    from jetbench.evaluate_cell import run_cell
 
     t0 = time.perf_counter()
     try:

@@ -33,7 +33,7 @@ def run(
 
     Makes the task data and pretrains the encoder first if they are not cached yet.
     """
-    from jetbench.evaluate import format_result, run_cell
+    from jetbench.evaluate_cell import format_result, run_cell
     from jetbench.paths import results_dir
     from jetbench.protocols import distributed as dd
 
