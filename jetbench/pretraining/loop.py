@@ -21,7 +21,7 @@ from tqdm import tqdm
 from jetbench.errors import JetbenchError
 from jetbench.pretraining import distributed
 from jetbench.pretraining.checkpointing import TrainState, save_train_state
-from jetbench.pretraining.config import PretrainConfig
+from jetbench.pretraining.config import PretrainConfig, adamw
 from jetbench.pretraining.probe import OnlineProbe
 from jetbench.pretraining.sampler import BatchSampler, JetTensors, rank_slice
 from jetbench.pretraining.schedule import WarmupExpDecay
@@ -52,7 +52,7 @@ class PretrainLoop:
             info,
         )
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = adamw(self.params, cfg.lr, cfg.weight_decay)
         self.schedule = WarmupExpDecay.scaled(cfg.steps, cfg.lr)
         self.sampler = BatchSampler(len(data), cfg.batch_size, cfg.seed)
         self.probe = OnlineProbe(model.embed_dim, n_classes).to(device)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jetbench.pretraining import distributed
+from jetbench.pretraining.config import adamw
 
 
 class OnlineProbe(nn.Module):
@@ -22,7 +23,7 @@ class OnlineProbe(nn.Module):
     def __init__(self, embed_dim: int, n_classes: int, lr: float = 1e-3):
         super().__init__()
         self.linear = nn.Linear(embed_dim, n_classes)
-        self.optimizer = torch.optim.AdamW(self.linear.parameters(), lr=lr, weight_decay=0.0)
+        self.optimizer = adamw(self.linear.parameters(), lr, weight_decay=0.0)
         self.correct = 0.0
         self.total = 0.0
 
