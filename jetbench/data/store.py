@@ -8,6 +8,7 @@ also the layout of the paper-2 HDF5 files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -70,7 +71,9 @@ class StoreWriter:
 
     def close(self) -> Path:
         if self.n == 0:
-            raise JetbenchError(f"{self.path}: no jets to write")
+            err = JetbenchError(f"{self.path}: no jets to write")
+            self.abort(err)
+            raise err
         attrs = self._file.attrs
         attrs["jetbench_format"] = FORMAT_VERSION
         attrs["dataset"] = self.info.name
@@ -87,10 +90,8 @@ class StoreWriter:
     def abort(self, exc: BaseException | None = None) -> None:
         self._file.close()
         exc = exc or RuntimeError("aborted")
-        try:
+        with contextlib.suppress(BaseException):  # __exit__ re-raises after deleting the temp file
             self._atomic.__exit__(type(exc), exc, None)
-        except BaseException:  # __exit__ re-raises after deleting the temp file
-            pass
 
     def __enter__(self) -> StoreWriter:
         return self
