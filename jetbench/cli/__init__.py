@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sys
 
-from jetbench.cli import data_commands  # noqa: F401  (registers commands)
-from jetbench.cli import encoder_commands  # noqa: F401
-from jetbench.cli import leaderboard_commands  # noqa: F401
-from jetbench.cli import list_commands  # noqa: F401
-from jetbench.cli import pretrain_command  # noqa: F401
-from jetbench.cli import run_commands  # noqa: F401
+from jetbench.cli import (
+    data_commands,  # noqa: F401  (registers commands)
+    encoder_commands,  # noqa: F401
+    generate_command,  # noqa: F401
+    leaderboard_commands,  # noqa: F401
+    list_commands,  # noqa: F401
+    pretrain_command,  # noqa: F401
+    run_commands,  # noqa: F401
+)
 from jetbench.cli.app import DEBUG, app
 from jetbench.errors import JetbenchError
 

@@ -69,8 +69,15 @@ def generate_file(profile: str, n: int, seed: int, out: str | os.PathLike, worke
     if out.is_dir():
         raise JetbenchError(f"{out}: is a directory, expected an output file name")
     out.parent.mkdir(parents=True, exist_ok=True)
-    dataset = PROFILES[profile].dataset
     branches = generate_branches(profile, n, seed, workers, classes, progress)
+    return write_branches(branches, out, profile, fmt, metadata(profile, n, seed, classes))
+
+
+def write_branches(branches: dict, out: str | os.PathLike, profile: str, fmt: str,
+                   meta: dict[str, Any]) -> Path:
+    """Write generated branches as a canonical store ('h5', with `meta`) or a ROOT file."""
+    out = Path(out)
+    dataset = PROFILES[profile].dataset
     if fmt == "root":
         from jetbench.data.rootio import write_root
 
@@ -78,7 +85,8 @@ def generate_file(profile: str, n: int, seed: int, out: str | os.PathLike, worke
     from jetbench.data.convert import batch_from_branches
     from jetbench.data.store import StoreWriter
 
-    with StoreWriter(out, dataset, metadata(profile, n, seed, classes)) as writer:
+    n = len(next(iter(branches.values())))
+    with StoreWriter(out, dataset, meta) as writer:
         for start in range(0, n, STORE_CHUNK):
             part = {k: v[start:start + STORE_CHUNK] for k, v in branches.items()}
             writer.append(batch_from_branches(part, dataset, where=str(out), first_jet=start))

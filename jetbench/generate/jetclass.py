@@ -100,10 +100,8 @@ def candidates(record: list, klass: str) -> list[Candidate]:
     i = first_index(record, target, signed=False)
     if i is None:
         return []
-    if klass in ("H4q", "Hqql"):
-        cand = _higgs_ww_candidate(record, i, klass)
-    else:
-        cand = _boson_candidate(record, i, klass)
+    build = _higgs_ww_candidate if klass in ("H4q", "Hqql") else _boson_candidate
+    cand = build(record, i, klass)
     return [cand] if cand is not None else []
 
 

@@ -54,9 +54,11 @@ def _run(item: tuple[int, ShardTask]) -> tuple[int, Columns]:
 
 
 def generate_columns(profile: str, n: int, seed: int, workers: int, classes: list[str],
-                     progress: bool) -> Columns:
-    """All jets of a request as Columns (btag: with the ancestry truth group 'truth')."""
-    tasks = plan(profile, n, seed, classes)
+                     progress: bool, shard_jets: int | None = None) -> Columns:
+    """All jets of a request as Columns (btag: with the ancestry truth group 'truth').
+
+    `shard_jets` overrides the profile's shard size (tests use it to get many small shards)."""
+    tasks = plan(profile, n, seed, classes, shard_jets)
     results: list[Columns | None] = [None] * len(tasks)
     workers = min(workers, len(tasks))
     with tqdm(total=n, unit="jet", desc=f"generate {profile}", disable=not progress,

@@ -43,9 +43,11 @@ class ShardTask:
         return derive_seed(self.seed, self.profile, self.klass, self.index)
 
 
-def plan(profile: str, n: int, seed: int, classes: list[str]) -> list[ShardTask]:
-    """Split n jets evenly over classes (the first n % k classes get one more), then in shards."""
-    size = PROFILES[profile].shard_jets
+def plan(profile: str, n: int, seed: int, classes: list[str],
+         shard_jets: int | None = None) -> list[ShardTask]:
+    """Split n jets evenly over classes (the first n % k classes get one more), then in shards
+    of the profile's size (`shard_jets` overrides it; it changes the output)."""
+    size = shard_jets or PROFILES[profile].shard_jets
     tasks = []
     for c, klass in enumerate(classes):
         quota = n // len(classes) + (1 if c < n % len(classes) else 0)
@@ -55,14 +57,19 @@ def plan(profile: str, n: int, seed: int, classes: list[str]) -> list[ShardTask]
 
 
 _SOURCES: dict[tuple[str, str, int], PythiaSource] = {}
+MAX_SOURCES = 4  # initialised Pythia instances kept per process (least recently used dropped)
 
 
 def _source(task: ShardTask) -> PythiaSource:
-    """One initialised Pythia per (profile, source, seed) and process, reseeded per shard."""
+    """One initialised Pythia per (profile, source, seed) and process, reseeded per shard.
+
+    Re-creating a dropped instance gives an identical one (same initialisation seed)."""
     key = (task.profile, task.source, task.seed)
-    if key not in _SOURCES:
-        _SOURCES[key] = PythiaSource(task.source, source_init_seed(*key))
-    return _SOURCES[key]
+    src = _SOURCES.pop(key, None) or PythiaSource(task.source, source_init_seed(*key))
+    _SOURCES[key] = src  # most recently used last
+    while len(_SOURCES) > MAX_SOURCES:
+        del _SOURCES[next(iter(_SOURCES))]
+    return src
 
 
 def _reconstruct(finals: list[FinalState], rng: np.random.Generator) -> tuple[Reco, np.ndarray]:
