@@ -49,8 +49,8 @@ class Hadrons:
     pt: np.ndarray
 
 
-def weak_hadrons(record: list, pid: np.ndarray, src: PythiaSource) -> Hadrons:
-    """`pid`: the id of every particle of the record."""
+def weak_hadrons(record: list, src: PythiaSource) -> Hadrons:
+    pid = np.array([q.id() for q in record], dtype=np.int64)
     flav = hadron_flavour(pid)
     cand = np.flatnonzero(flav >= 4)
     cand = cand[src.tau0(pid[cand]) > LONG_LIVED_TAU0] if len(cand) else cand
@@ -142,7 +142,7 @@ def chunk_columns(reco: Reco, counts: np.ndarray, records: list[list], finals: l
             break
         ev = int(jets.event[j])
         if ev not in hadrons:
-            hadrons[ev] = weak_hadrons(records[ev], finals[ev].record_pid, src)
+            hadrons[ev] = weak_hadrons(records[ev], src)
         flav, near = _flavour(hadrons[ev], eta[j], phi[j])
         if flav != FLAVOUR[klass]:
             continue

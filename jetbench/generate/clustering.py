@@ -31,9 +31,16 @@ def _fastjet():
     return fastjet
 
 
-def _events(p4: np.ndarray, counts: np.ndarray) -> ak.Array:
-    fields = {k: np.ascontiguousarray(p4[:, i]) for i, k in enumerate(("px", "py", "pz", "E"))}
-    return ak.unflatten(ak.zip(fields), counts)
+def _cluster(p4: np.ndarray, counts: np.ndarray, algorithm: str, radius: float):
+    """FastJet's compiled multi-event interface (the layer under `fastjet.ClusterSequence` on
+    awkward arrays): numpy in, numpy out, without awkward's per-call overhead."""
+    fastjet = _fastjet()
+    from fastjet import _ext
+
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    cols = [np.ascontiguousarray(p4[:, i], dtype=np.float64) for i in range(4)]
+    jet_def = fastjet.JetDefinition(getattr(fastjet, algorithm), radius)
+    return _ext.interfacemulti(*cols, offsets[:-1].copy(), offsets[1:].copy(), jet_def)
 
 
 @dataclass
@@ -64,21 +71,18 @@ class Jets:
 
 def antikt(p4: np.ndarray, counts: np.ndarray, radius: float, min_pt: float) -> Jets:
     """Anti-kT jets above `min_pt` of every event (`counts` particles each, flattened in `p4`)."""
-    fastjet = _fastjet()
-    n_events = len(counts)
-    if n_events == 0 or len(p4) == 0:
-        return Jets(np.zeros((0, 4)), np.zeros(0, np.int64), ak.Array(np.zeros((0, 0), np.int64)))
-    cs = fastjet.ClusterSequence(_events(p4, counts),
-                                 fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
-    jets = cs.inclusive_jets(min_pt)
-    local = cs.constituent_index(min_pt)
-    per_event = ak.to_numpy(ak.num(jets, axis=1))
-    event = np.repeat(np.arange(n_events), per_event)
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    local = ak.flatten(local, axis=1)  # [J][n] event-local indices
-    glob = local + offsets[event]
-    p4j = np.column_stack([ak.to_numpy(ak.flatten(jets[k])) for k in ("px", "py", "pz", "E")])
-    return Jets(p4j.reshape(-1, 4), event, glob)
+    if len(counts) == 0 or len(p4) == 0:
+        return Jets(np.zeros((0, 4)), np.zeros(0, np.int64),
+                    ak.unflatten(np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    res = _cluster(p4, counts, "antikt_algorithm", radius)
+    px, py, pz, e, jet_offsets = res.to_numpy(min_pt)
+    const_offsets, local, _ = res.to_numpy_with_constituents(min_pt)
+    event = np.repeat(np.arange(len(counts)), np.diff(jet_offsets))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sizes = np.diff(const_offsets)
+    local = local[const_offsets[0]:const_offsets[-1]].astype(np.int64)  # (may carry a tail)
+    glob = local + np.repeat(starts[event], sizes)
+    return Jets(np.column_stack([px, py, pz, e]), event, ak.unflatten(glob, sizes))
 
 
 def substructure(p4: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -87,13 +91,14 @@ def substructure(p4: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
     out = {k: np.zeros(n) for k in ("sdmass", "tau1", "tau2", "tau3", "tau4")}
     if n == 0:
         return out
-    fastjet = _fastjet()
     # C/A with a radius far above the jet size, so the whole jet is one exclusive jet
-    cs = fastjet.ClusterSequence(_events(p4, counts),
-                                 fastjet.JetDefinition(fastjet.cambridge_algorithm, 10.0))
-    sd = cs.exclusive_jets_softdrop_grooming(njets=1, beta=0.0, symmetry_cut=0.1, R0=0.8)
-    out["sdmass"] = np.nan_to_num(ak.to_numpy(sd.msoftdrop))
-    taus = ak.to_numpy(cs.njettiness(njets=[1, 2, 3, 4], beta=1.0, R0=0.8)).reshape(n, 4)
+    res = _cluster(p4, counts, "cambridge_algorithm", 10.0)
+    sd = res.to_numpy_softdrop_grooming(1, 0.0, 0.1, "scalar_z", 0.8, "larger_pt", np.inf)
+    out["sdmass"] = np.nan_to_num(np.asarray(sd[8], dtype=np.float64))
+    # normalised measure, beta = 1, R0 = 0.8, one-pass kT axes (999: "no cut-off" as in fastjet)
+    taus = res.to_numpy_njettiness("NormalizedMeasure", "OnePass_KT_Axes", [1, 2, 3, 4], 1.0, 0.8,
+                                   999.0, 999, 999.0)
+    taus = np.asarray(taus[0], dtype=np.float64).reshape(n, 4)
     for i in range(4):
         out[f"tau{i + 1}"] = np.nan_to_num(taus[:, i])
     return out

@@ -51,7 +51,6 @@ class FinalState:
     pid: np.ndarray  # int64 [n]
     charge: np.ndarray  # float64 [n]
     index: np.ndarray  # int64 [n]: position in the record
-    record_pid: np.ndarray  # int64: id of every particle of the record
 
 
 class PythiaSource:
@@ -103,16 +102,15 @@ class PythiaSource:
 
     def final_state(self, record: list) -> FinalState:
         """Visible final-state particles (neutrinos dropped) as arrays."""
-        meta = np.array([(q.id(), q.status()) for q in record], dtype=np.int64).reshape(-1, 2)
-        positions = np.flatnonzero(meta[:, 1] > 0)
-        rows = np.array([(q.px(), q.py(), q.pz(), q.e(), q.xProd(), q.yProd(), q.zProd())
-                         for q in map(record.__getitem__, positions.tolist())],
-                        dtype=np.float64).reshape(-1, 7)
-        pid = meta[positions, 0]
+        positions = [i for i, q in enumerate(record) if q.isFinal()]
+        rows = np.array([(q.px(), q.py(), q.pz(), q.e(), q.xProd(), q.yProd(), q.zProd(), q.id())
+                         for q in map(record.__getitem__, positions)],
+                        dtype=np.float64).reshape(-1, 8)
+        pid = rows[:, 7].astype(np.int64)
         keep = ~np.isin(np.abs(pid), INVISIBLE)
-        return FinalState(p4=rows[keep, :4], vertex=rows[keep, 4:], pid=pid[keep],
-                          charge=self.charge(pid[keep]), index=positions[keep],
-                          record_pid=meta[:, 0])
+        return FinalState(p4=rows[keep, :4], vertex=rows[keep, 4:7], pid=pid[keep],
+                          charge=self.charge(pid[keep]),
+                          index=np.asarray(positions, dtype=np.int64)[keep])
 
 
 def source_init_seed(seed: int, profile: str, source: str) -> int:
