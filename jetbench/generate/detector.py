@@ -87,7 +87,8 @@ class DetectorModel:
                    & (np.abs(d0) < self.track_d0_max) & (u_eff < eff))
         in_calo = np.abs(eta) < self.calo_eta_max
         ecal = in_calo & ~tracked & ((apid == 22) | (apid == 11))
-        hcal = in_calo & ~tracked & ~ecal & (apid != 13)
+        invisible = (apid == 12) | (apid == 14) | (apid == 16)
+        hcal = in_calo & ~tracked & ~ecal & (apid != 13) & ~invisible
 
         # tracks: pT smeared along the true direction, mass kept
         trk = np.flatnonzero(tracked)
