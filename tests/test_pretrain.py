@@ -165,9 +165,7 @@ def test_checkpoint_write_is_atomic(store, tmp_path, monkeypatch):
     out = run(store, tmp_path / "x", resume=True)
     assert all(
         torch.equal(a, b)
-        for a, b in zip(
-            weights(out).values(), weights(run(store, tmp_path / "y")).values(), strict=True
-        )
+        for a, b in zip(weights(out).values(), weights(run(store, tmp_path / "y")).values(), strict=True)
     )
 
 
@@ -239,3 +237,31 @@ def test_cli_pretrain_prints_checkpoint(store, tmp_path, capsys):
     assert code == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "c")
     assert json.loads((tmp_path / "c" / "pretrain_log.json").read_text())["steps"] == 3
+
+
+# ---- real encoders --------------------------------------------------------------------------------
+def test_real_encoder_smoke_end_to_end(store, tmp_path):
+    from jetbench.encoders import load_encoder, tensor_batch
+
+    out = pretrain(
+        "mpm_reg", "smoke", steps=4, batch_size=16, data=store, out=tmp_path / "reg", progress=False, log_every=1
+    )
+    summary = json.loads((out / "pretrain_log.json").read_text())
+    assert summary["steps"] == 4 and math.isfinite(summary["loss_end"])
+    model = load_encoder(out)
+    jet, tokens, mask = model.encode(tensor_batch(random_batch(8, seed=9)))
+    assert jet.shape == (8, model.embed_dim) and torch.isfinite(tokens).all()
+    assert summary["probe_acc_end"] is not None
+
+
+def test_encoder_without_pretraining_is_fitted_and_saved(store, tmp_path):
+    from jetbench.encoders import create_encoder, load_encoder
+
+    out = pretrain("scratch", "smoke", data=store, out=tmp_path / "scratch", progress=False)
+    summary = json.loads((out / "pretrain_log.json").read_text())
+    assert summary["steps"] == 0 and summary["fit_preprocessing_seconds"] > 0
+    saved = load_encoder(out).state_dict()
+    torch.manual_seed(0)
+    fresh = create_encoder("scratch", "smoke").state_dict()  # same init seed, transform not fitted
+    assert any(not torch.equal(saved[k], fresh[k]) for k in fresh if "transform" in k)
+    assert all(torch.equal(saved[k], fresh[k]) for k in fresh if "transform" not in k)
