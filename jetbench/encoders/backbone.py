@@ -19,14 +19,22 @@ def safe_key_mask(valid: Tensor) -> Tensor:
 
 
 class LayerScale(nn.Module):
-    """Per-channel learned residual scale (CaiT), starting small so deep stacks train stably."""
+    """Per-channel learned residual scale (CaiT), starting small so deep stacks train stably.
+
+    Applied by the block as a scale of the preceding output projection's weight and bias (d x d,
+    cheap) instead of a multiply over every token's activations — the same function, faster.
+    """
 
     def __init__(self, dim: int, init: float) -> None:
         super().__init__()
         self.gamma = nn.Parameter(torch.full((dim,), float(init)))
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.gamma
+
+def _linear(x: Tensor, layer: nn.Linear, scale: Tensor | None) -> Tensor:
+    """layer(x), optionally times a per-output-channel scale folded into the weights."""
+    if scale is None:
+        return layer(x)
+    return F.linear(x, layer.weight * scale[:, None], layer.bias * scale)
 
 
 class Attention(nn.Module):
@@ -46,7 +54,11 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(
-        self, x: Tensor, key_mask: Tensor | None = None, context: Tensor | None = None
+        self,
+        x: Tensor,
+        key_mask: Tensor | None = None,
+        context: Tensor | None = None,
+        scale: Tensor | None = None,
     ) -> Tensor:
         B, N, D = x.shape
         h = self.heads
@@ -57,7 +69,7 @@ class Attention(nn.Module):
             q, k, v = self.qkv(x).view(B, N, 3, h, D // h).permute(2, 0, 3, 1, 4)
         attn_mask = None if key_mask is None else key_mask[:, None, None, :]
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-        return self.proj(out.transpose(1, 2).reshape(B, N, D))
+        return _linear(out.transpose(1, 2).reshape(B, N, D), self.proj, scale)
 
 
 class SwiGLU(nn.Module):
@@ -68,17 +80,15 @@ class SwiGLU(nn.Module):
         self.w12 = nn.Linear(dim, 2 * hidden)
         self.w3 = nn.Linear(hidden, out_dim or dim)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, scale: Tensor | None = None) -> Tensor:
         a, b = self.w12(x).chunk(2, dim=-1)
-        return self.w3(F.silu(a) * b)
+        return _linear(F.silu(a) * b, self.w3, scale)
 
 
 class Block(nn.Module):
     """Pre-norm block: x + LS(attn(LN x)); x + LS(SwiGLU(LN x)); FFN hidden = ff_mult·d."""
 
-    def __init__(
-        self, dim: int, heads: int, ff_mult: int = 2, layerscale_init: float = 1e-3
-    ) -> None:
+    def __init__(self, dim: int, heads: int, ff_mult: int = 2, layerscale_init: float = 1e-3) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attn = Attention(dim, heads)
@@ -88,20 +98,16 @@ class Block(nn.Module):
         self.ls2 = LayerScale(dim, layerscale_init)
 
     def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        x = x + self.ls1(self.attn(self.norm1(x), key_mask))
-        return x + self.ls2(self.ff(self.norm2(x)))
+        x = x + self.attn(self.norm1(x), key_mask, scale=self.ls1.gamma)
+        return x + self.ff(self.norm2(x), scale=self.ls2.gamma)
 
 
 class Transformer(nn.Module):
     """A stack of `Block`s with a final LayerNorm (depth 0 = just the norm)."""
 
-    def __init__(
-        self, dim: int, depth: int, heads: int, ff_mult: int = 2, layerscale_init: float = 1e-3
-    ) -> None:
+    def __init__(self, dim: int, depth: int, heads: int, ff_mult: int = 2, layerscale_init: float = 1e-3) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(
-            Block(dim, heads, ff_mult, layerscale_init) for _ in range(depth)
-        )
+        self.blocks = nn.ModuleList(Block(dim, heads, ff_mult, layerscale_init) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
@@ -134,6 +140,7 @@ class Backbone(nn.Module):
     def forward(self, x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
         B, R = x.shape[0], self.n_registers
         h = torch.cat([self.registers.to(x.dtype).expand(B, R, self.dim), x], dim=1)
-        key_mask = torch.cat([valid.new_ones((B, R)), valid], dim=1)
+        # no mask at all when nothing is padded: SDPA's unmasked kernel is faster
+        key_mask = None if bool(valid.all()) else torch.cat([valid.new_ones((B, R)), valid], dim=1)
         h = self.transformer(h, key_mask)
         return h[:, R:], h[:, :R]

@@ -39,9 +39,7 @@ class EncoderMeta(BaseModel):
     license: str = "MIT"
 
 
-def tensor_batch(
-    batch: JetBatch | Mapping[str, Any], device: str | torch.device = "cpu"
-) -> dict[str, Tensor]:
+def tensor_batch(batch: JetBatch | Mapping[str, Any], device: str | torch.device = "cpu") -> dict[str, Tensor]:
     """JetBatch (numpy) or a dict of arrays -> the encoder's tensor dict on `device`."""
     arrays = batch.arrays() if isinstance(batch, JetBatch) else batch
     out = {
@@ -61,18 +59,19 @@ def check_batch(batch: Batch, n_features: int = 7) -> tuple[Tensor, Tensor, Tens
             raise JetbenchError(f"encoder batch: missing key '{key}' (have {sorted(batch)})")
     csts, ids, mask = batch["csts"], batch["csts_id"], batch["mask"]
     if csts.dim() != 3 or csts.shape[-1] != n_features:
-        raise JetbenchError(
-            f"encoder batch: 'csts' has shape {tuple(csts.shape)}, expected [B, P, {n_features}]"
-        )
+        raise JetbenchError(f"encoder batch: 'csts' has shape {tuple(csts.shape)}, expected [B, P, {n_features}]")
     if ids.shape != csts.shape[:2] or mask.shape != csts.shape[:2]:
         raise JetbenchError(
             f"encoder batch: 'csts_id' {tuple(ids.shape)} / 'mask' {tuple(mask.shape)} "
             f"do not match 'csts' {tuple(csts.shape[:2])}"
         )
     mask = mask.bool()
-    if not bool(torch.isfinite(csts[mask]).all()):
+    if not bool((torch.isfinite(csts).all(-1) | ~mask).all()):  # padding content is ignored
         raise JetbenchError("encoder batch: non-finite value (NaN/inf) in 'csts'")
-    return csts.float(), ids.long().clamp(0, 7), mask
+    ids = ids.long()
+    if bool((((ids < 0) | (ids > 7)) & mask).any()):
+        raise JetbenchError("encoder batch: 'csts_id' outside 0..7 at a real constituent")
+    return csts.float(), ids.clamp(0, 7), mask  # clamp: padding ids may be anything
 
 
 def state_arrays(module: nn.Module) -> dict[str, np.ndarray]:
@@ -110,9 +109,7 @@ class Encoder(nn.Module, abc.ABC):
     @property
     def meta(self) -> EncoderMeta:
         cls = f"{type(self).__module__}:{type(self).__qualname__}"
-        revision = hash_json(
-            {"class": cls, "config": self.get_config(), "weights": hash_arrays(state_arrays(self))}
-        )
+        revision = hash_json({"class": cls, "config": self.get_config(), "weights": hash_arrays(state_arrays(self))})
         return EncoderMeta(
             name=self.name,
             revision=revision,

@@ -84,22 +84,17 @@ def _check_safetensors_framing(path: Path) -> None:
                 "refusing to load it (jetbench never unpickles checkpoints)"
             )
         if len(head) < 8:
-            raise JetbenchError(
-                f"{path}: corrupt checkpoint (file too short for a safetensors header)"
-            )
+            raise JetbenchError(f"{path}: corrupt checkpoint (file too short for a safetensors header)")
         (n,) = struct.unpack("<Q", head)
         if n == 0 or n > size - 8 or n > 100_000_000:
             raise JetbenchError(
-                f"{path}: corrupt checkpoint (safetensors header length {n} "
-                f"does not fit the {size}-byte file)"
+                f"{path}: corrupt checkpoint (safetensors header length {n} does not fit the {size}-byte file)"
             )
         raw = f.read(n)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise JetbenchError(
-            f"{path}: corrupt checkpoint (safetensors header is not JSON: {err})"
-        ) from err
+        raise JetbenchError(f"{path}: corrupt checkpoint (safetensors header is not JSON: {err})") from err
     if not isinstance(header, dict):
         raise JetbenchError(f"{path}: corrupt checkpoint (safetensors header is not a JSON object)")
     for key, entry in header.items():
@@ -107,8 +102,7 @@ def _check_safetensors_framing(path: Path) -> None:
             continue
         if not isinstance(entry, dict) or entry.get("dtype") not in _SAFE_DTYPES:
             raise JetbenchError(
-                f"{path}: tensor '{key}' has an unsupported or tampered entry "
-                f"{entry!r}; refusing to load it"
+                f"{path}: tensor '{key}' has an unsupported or tampered entry {entry!r}; refusing to load it"
             )
 
 
@@ -148,9 +142,7 @@ def load_encoder(path_dir: str | Path, device: str | torch.device = "cpu") -> En
         raise JetbenchError(f"{weights}: missing; incomplete checkpoint")
     _check_safetensors_framing(weights)
     if sha256_file(str(weights)) != cfg["weights_sha256"]:
-        raise JetbenchError(
-            f"{weights}: corrupt checkpoint (sha256 differs from the one in {CONFIG})"
-        )
+        raise JetbenchError(f"{weights}: corrupt checkpoint (sha256 differs from the one in {CONFIG})")
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:
@@ -161,9 +153,7 @@ def load_encoder(path_dir: str | Path, device: str | torch.device = "cpu") -> En
     try:
         model = cls(**cfg["config"])
     except (TypeError, ValueError) as err:
-        raise JetbenchError(
-            f"{root / CONFIG}: cannot rebuild '{cfg['class']}' from its config: {err}"
-        ) from err
+        raise JetbenchError(f"{root / CONFIG}: cannot rebuild '{cfg['class']}' from its config: {err}") from err
     model._config = cfg["config"]
     try:
         model.load_state_dict(state, strict=True)

@@ -69,9 +69,7 @@ class FlowTarget(Target):
 def time_embedding(t: Tensor, dim: int) -> Tensor:
     """Sinusoidal embedding of t in [0, 1] -> [M, dim]."""
     half = dim // 2
-    freqs = torch.exp(
-        torch.arange(half, device=t.device, dtype=torch.float32) * (-math.log(10000.0) / half)
-    )
+    freqs = torch.exp(torch.arange(half, device=t.device, dtype=torch.float32) * (-math.log(10000.0) / half))
     angles = 1000.0 * t.float()[:, None] * freqs[None]  # transformer-style, t scaled to [0, 1000]
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
@@ -90,9 +88,7 @@ class _ResBlock(nn.Module):
 class VelocityMLP(nn.Module):
     """v(x_t, t, c): input projection, residual blocks with time injection, linear output."""
 
-    def __init__(
-        self, features: int, context: int, hidden: int = 128, blocks: int = 3, time_dim: int = 32
-    ) -> None:
+    def __init__(self, features: int, context: int, hidden: int = 128, blocks: int = 3, time_dim: int = 32) -> None:
         super().__init__()
         self.time_dim = time_dim
         self.time = nn.Sequential(nn.Linear(time_dim, hidden), nn.SiLU())

@@ -59,12 +59,23 @@ class SetEncoder(PretrainableEncoder):
         self.backbone = Backbone(dim, depth, heads, n_registers, ff_mult, layerscale_init)
 
     # -- encode path ---------------------------------------------------------------------------
-    def inputs(
+    def inputs(self, batch: Batch, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """(transformed features [B, n, 7], ids [B, n], mask [B, n]), real particles compacted.
+
+        Real particles keep their relative order and move to the front; n = the longest jet, so
+        no later step spends compute on padding columns.
+        """
+        return self.compact_inputs(batch, generator)[:3]
+
+    def compact_inputs(
         self, batch: Batch, generator: torch.Generator | None = None
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """(transformed features [B, P, 7], ids [B, P], mask [B, P])."""
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """`inputs` plus the slot index [B, n] of every compacted entry (to scatter back)."""
         csts, ids, mask = check_batch(batch, N_FEATURES)
-        return self.transform(csts, ids, mask, generator), ids, mask
+        idx, valid = compact(mask)
+        ids = gather(ids, idx)
+        x = self.transform(gather(csts, idx), ids, valid, generator)
+        return x, ids, valid, idx
 
     def embed(self, x: Tensor, ids: Tensor, mask: Tensor) -> Tensor:
         """Per-particle input embedding [B, P, d] (subclasses may add position information)."""
@@ -84,9 +95,10 @@ class SetEncoder(PretrainableEncoder):
         return total / (w.sum(1) + registers.shape[1])
 
     def encode(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
-        x, ids, mask = self.inputs(batch)
-        tokens, registers, idx, valid = self.run_backbone(self.embed(x, ids, mask), mask)
+        x, ids, valid, idx = self.compact_inputs(batch)
+        tokens, registers = self.backbone(self.embed(x, ids, valid), valid)
         jet = self.pool(tokens, valid, registers)
+        mask = batch["mask"].bool()
         return jet, scatter(tokens, idx, valid, mask.shape[1]), mask
 
     def encoder_parameters(self) -> list[nn.Parameter]:

@@ -58,14 +58,10 @@ def resolve_spec(spec: str) -> Any:
     try:
         obj = importlib.import_module(module)
     except ImportError as err:
-        raise JetbenchError(
-            f"cannot import module '{module}' of encoder spec '{spec}': {err}"
-        ) from err
+        raise JetbenchError(f"cannot import module '{module}' of encoder spec '{spec}': {err}") from err
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise JetbenchError(
-                f"module '{module}' has no attribute '{attr}' (encoder spec '{spec}')"
-            )
+            raise JetbenchError(f"module '{module}' has no attribute '{attr}' (encoder spec '{spec}')")
         obj = getattr(obj, part)
     return obj
 
@@ -82,9 +78,7 @@ def get_factory(name: str) -> Factory:
         try:
             return eps[name].load()
         except Exception as err:
-            raise JetbenchError(
-                f"entry point '{name}' of group {ENTRY_POINT_GROUP} failed to load: {err}"
-            ) from err
+            raise JetbenchError(f"entry point '{name}' of group {ENTRY_POINT_GROUP} failed to load: {err}") from err
     raise unknown_name("encoder", name, set(_REGISTRY) | set(eps))
 
 
@@ -100,8 +94,7 @@ def create_encoder(name: str, scale: str = "cpu", **overrides: Any) -> Encoder:
     model = factory(scale=scale, **overrides) if takes_scale else factory(**overrides)
     if not isinstance(model, Encoder):
         raise JetbenchError(
-            f"encoder factory '{name}' returned {type(model).__name__}, "
-            "not a jetbench.encoders.Encoder"
+            f"encoder factory '{name}' returned {type(model).__name__}, not a jetbench.encoders.Encoder"
         )
     if model.name == "encoder":
         model.name = name
@@ -113,9 +106,7 @@ def merge_config(defaults: dict[str, Any], overrides: dict[str, Any], where: str
     cfg = copy.deepcopy(defaults)
     for key, value in overrides.items():
         if key not in cfg:
-            raise JetbenchError(
-                f"unknown option '{key}' for encoder '{where}'; known: {', '.join(sorted(cfg))}"
-            )
+            raise JetbenchError(f"unknown option '{key}' for encoder '{where}'; known: {', '.join(sorted(cfg))}")
         if isinstance(cfg[key], dict) and isinstance(value, dict):
             cfg[key] = merge_config(cfg[key], value, f"{where}.{key}")
         else:
@@ -123,11 +114,24 @@ def merge_config(defaults: dict[str, Any], overrides: dict[str, Any], where: str
     return cfg
 
 
-def build(
-    cls: type[Encoder], name: str, defaults: dict[str, Any], overrides: dict[str, Any]
-) -> Encoder:
-    """Instantiate `cls` from merged config and remember the config for checkpoints."""
-    cfg = merge_config({"name": name, **defaults}, overrides, name)
+def signature_defaults(cls: type) -> dict[str, Any]:
+    """Keyword defaults of `cls.__init__` along its MRO, so every constructor knob is configurable
+    and the stored config is complete."""
+    out: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None or klass.__module__.startswith(("torch", "builtins", "abc")):
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.default is not p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                out[p.name] = list(p.default) if isinstance(p.default, tuple) else p.default
+    return out
+
+
+def build(cls: type[Encoder], name: str, defaults: dict[str, Any], overrides: dict[str, Any]) -> Encoder:
+    """Instantiate `cls` from its signature defaults, the variant's defaults and the overrides;
+    remember the full config for checkpoints."""
+    cfg = merge_config({**signature_defaults(cls), "name": name, **defaults}, overrides, name)
     try:
         model = cls(**cfg)
     except (TypeError, ValueError) as err:

@@ -8,6 +8,7 @@ selection, and `scatter` puts per-particle results back into the original P slot
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -24,13 +25,16 @@ def compact(select: Tensor) -> tuple[Tensor, Tensor]:
         return select.new_zeros((B, 0), dtype=torch.long), select.new_zeros((B, 0))
     if bool((select[:, :n].sum(1) == counts).all()):
         idx = torch.arange(n, device=select.device).expand(B, n)
+        idx._jetbench_prefix = True  # lets gather() slice instead of copying
     else:
         idx = torch.argsort((~select).to(torch.int8), dim=1, stable=True)[:, :n]
     return idx, torch.gather(select, 1, idx)
 
 
 def gather(x: Tensor, idx: Tensor) -> Tensor:
-    """x [B, P, ...] -> x at idx [B, n, ...]."""
+    """x [B, P, ...] -> x at idx [B, n, ...] (a slice, no copy, for prefix indices from compact)."""
+    if getattr(idx, "_jetbench_prefix", False):
+        return x[:, : idx.shape[1]]
     if x.dim() == 2:
         return torch.gather(x, 1, idx)
     shape = idx.shape + x.shape[2:]
@@ -40,9 +44,11 @@ def gather(x: Tensor, idx: Tensor) -> Tensor:
 
 def scatter(values: Tensor, idx: Tensor, valid: Tensor, n_slots: int) -> Tensor:
     """Inverse of `gather` for the valid entries: [B, n, D] -> [B, P, D] with zeros elsewhere."""
-    B, _, D = values.shape
-    out = values.new_zeros((B, n_slots, D))
+    B, n, D = values.shape
     values = values * valid.unsqueeze(-1).to(values.dtype)
+    if getattr(idx, "_jetbench_prefix", False):
+        return F.pad(values, (0, 0, 0, n_slots - n))
+    out = values.new_zeros((B, n_slots, D))
     # invalid entries point at real slots too (argsort tail); adding zeros there is harmless
     return out.scatter_add_(1, idx.unsqueeze(-1).expand(B, idx.shape[1], D), values)
 
@@ -61,9 +67,7 @@ def random_subset(
     scores = torch.rand(mask.shape, generator=generator, device=mask.device)
     scores = scores.masked_fill(~mask, 2.0)  # padding sorts last
     order = torch.argsort(scores, dim=1)
-    rank = torch.empty_like(order).scatter_(
-        1, order, torch.arange(mask.shape[1], device=mask.device).expand_as(order)
-    )
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(mask.shape[1], device=mask.device).expand_as(order))
     return (rank < k.unsqueeze(1)) & mask
 
 
@@ -72,9 +76,7 @@ def sequence_rank(select: Tensor) -> Tensor:
 
     For the canonical pT-sorted format this is the pT rank; it changes when slots are permuted.
     """
-    return torch.where(
-        select, select.long().cumsum(1) - 1, torch.full_like(select, -1, dtype=torch.long)
-    )
+    return torch.where(select, select.long().cumsum(1) - 1, torch.full_like(select, -1, dtype=torch.long))
 
 
 def value_rank(select: Tensor, value: Tensor) -> Tensor:

@@ -41,9 +41,7 @@ class AdaLNBlock(nn.Module):
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
 
-    def forward(
-        self, x: Tensor, cond: Tensor, valid: Tensor, context: Tensor, context_mask: Tensor
-    ) -> Tensor:
+    def forward(self, x: Tensor, cond: Tensor, valid: Tensor, context: Tensor, context_mask: Tensor) -> Tensor:
         m = self.ada(cond).chunk(9, dim=-1)
         h = _modulate(self.norms[0](x), m[0], m[1])
         x = x + m[2].unsqueeze(1) * self.self_attn(h, valid)
@@ -56,9 +54,7 @@ class AdaLNBlock(nn.Module):
 class SetGenerator(nn.Module):
     """v(y_t [B, m, F], t [B], context [B, n, d]) for a padded set of m particles."""
 
-    def __init__(
-        self, features: int, dim: int, depth: int, heads: int, context_dim: int, time_dim: int = 32
-    ) -> None:
+    def __init__(self, features: int, dim: int, depth: int, heads: int, context_dim: int, time_dim: int = 32) -> None:
         super().__init__()
         self.time_dim = time_dim
         self.time = nn.Sequential(nn.Linear(time_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
@@ -67,9 +63,7 @@ class SetGenerator(nn.Module):
         self.norm = nn.LayerNorm(dim, elementwise_affine=False)
         self.out = nn.Linear(dim, features)
 
-    def forward(
-        self, yt: Tensor, t: Tensor, valid: Tensor, context: Tensor, context_mask: Tensor
-    ) -> Tensor:
+    def forward(self, yt: Tensor, t: Tensor, valid: Tensor, context: Tensor, context_mask: Tensor) -> Tensor:
         cond = self.time(time_embedding(t, self.time_dim))
         h = self.inp(yt)
         valid = safe_key_mask(valid)
@@ -94,13 +88,9 @@ class SSFM(SetEncoder):
     ) -> None:
         super().__init__(name, **backbone)
         if not 0.0 < frac_low <= frac_high <= 1.0:
-            raise ValueError(
-                f"mask fractions must satisfy 0 < low <= high <= 1, got {frac_low}, {frac_high}"
-            )
+            raise ValueError(f"mask fractions must satisfy 0 < low <= high <= 1, got {frac_low}, {frac_high}")
         self.frac_low, self.frac_high = frac_low, frac_high
-        self.generator = SetGenerator(
-            N_FEATURES + N_IDS, gen_dim, gen_depth, gen_heads, self.embed_dim, time_dim
-        )
+        self.generator = SetGenerator(N_FEATURES + N_IDS, gen_dim, gen_depth, gen_heads, self.embed_dim, time_dim)
 
     def pretrain_loss(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         x, ids, mask = self.inputs(batch)
@@ -113,9 +103,7 @@ class SSFM(SetEncoder):
         context_mask = torch.cat([valid.new_ones((B, registers.shape[1])), valid], dim=1)
         idx, dvalid = compact(drop)
         y = torch.cat([x, F.one_hot(ids, N_IDS).to(x.dtype)], dim=-1)
-        per_particle = flow_matching_loss(
-            self._velocity, gather(y, idx), dvalid, context, context_mask
-        )
+        per_particle = flow_matching_loss(self._velocity, gather(y, idx), dvalid, context, context_mask)
         w = dvalid.to(per_particle.dtype)
         loss = (per_particle * w).sum() / w.sum().clamp(min=1)
         return loss, {
@@ -124,9 +112,7 @@ class SSFM(SetEncoder):
             "drop_frac": float(drop.sum() / mask.sum()),
         }
 
-    def _velocity(
-        self, yt: Tensor, t: Tensor, valid: Tensor, context: Tensor, context_mask: Tensor
-    ) -> Tensor:
+    def _velocity(self, yt: Tensor, t: Tensor, valid: Tensor, context: Tensor, context_mask: Tensor) -> Tensor:
         return self.generator(yt, t, valid, context, context_mask)
 
 

@@ -199,9 +199,7 @@ class VQVAETarget(ClassTarget):
         from jetbench.encoders.vqvae import fit_vqvae
 
         self.vqvae.requires_grad_(True)
-        self.fit_logs = fit_vqvae(
-            self.vqvae, data, self.fit_steps, self.fit_batch, self.fit_lr, seed
-        )
+        self.fit_logs = fit_vqvae(self.vqvae, data, self.fit_steps, self.fit_batch, self.fit_lr, seed)
         self.vqvae.requires_grad_(False)
         self.vqvae.eval()
 

@@ -31,9 +31,7 @@ def _interp(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
     x0, x1 = torch.gather(xp, 1, hi - 1), torch.gather(xp, 1, hi)
     y0, y1 = fp[hi - 1], fp[hi]
     dx = x1 - x0
-    t = torch.where(
-        dx > 0, (x - x0) / torch.where(dx > 0, dx, torch.ones_like(dx)), torch.ones_like(dx)
-    )
+    t = torch.where(dx > 0, (x - x0) / torch.where(dx > 0, dx, torch.ones_like(dx)), torch.ones_like(dx))
     return y0 + t * (y1 - y0)
 
 
@@ -50,9 +48,7 @@ class QuantileInputTransform(nn.Module):
     def is_fitted(self) -> bool:
         return bool(self.fitted)
 
-    def fit(
-        self, csts: np.ndarray, mask: np.ndarray, seed: int, max_samples: int = 1_000_000
-    ) -> None:
+    def fit(self, csts: np.ndarray, mask: np.ndarray, seed: int, max_samples: int = 1_000_000) -> None:
         """Fit on the real constituents (at most `max_samples`, drawn with `seed`)."""
         from sklearn.preprocessing import QuantileTransformer
 
@@ -79,13 +75,10 @@ class QuantileInputTransform(nn.Module):
         self.quantiles.copy_(torch.as_tensor(table.T, dtype=torch.float32))
         self.fitted.fill_(True)
 
-    def forward(
-        self, csts: Tensor, ids: Tensor, mask: Tensor, generator: torch.Generator | None = None
-    ) -> Tensor:
+    def forward(self, csts: Tensor, ids: Tensor, mask: Tensor, generator: torch.Generator | None = None) -> Tensor:
         if not self.is_fitted:
             raise JetbenchError(
-                "the encoder's input transform is not fitted; call "
-                "fit_preprocessing(sample, seed) or load a checkpoint"
+                "the encoder's input transform is not fitted; call fit_preprocessing(sample, seed) or load a checkpoint"
             )
         shape = csts.shape
         x = csts.reshape(-1, shape[-1]).T.float()  # [F, N]
