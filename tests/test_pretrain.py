@@ -265,3 +265,25 @@ def test_encoder_without_pretraining_is_fitted_and_saved(store, tmp_path):
     fresh = create_encoder("scratch", "smoke").state_dict()  # same init seed, transform not fitted
     assert any(not torch.equal(saved[k], fresh[k]) for k in fresh if "transform" in k)
     assert all(torch.equal(saved[k], fresh[k]) for k in fresh if "transform" not in k)
+
+
+def test_ensure_pretrained_trains_once_then_loads(store, monkeypatch, capsys):
+    import jetbench.tasks
+    from jetbench.pretraining import default_checkpoint, ensure_pretrained
+
+    monkeypatch.setattr(jetbench.tasks, "pretrain_split", lambda scale: store)
+    first = ensure_pretrained("scratch", "smoke", device="cpu")
+    assert "pretraining it now" in capsys.readouterr().err
+    assert (default_checkpoint("scratch", "smoke") / "pretrain_log.json").exists()
+    second = ensure_pretrained("scratch", "smoke", device="cpu")
+    assert capsys.readouterr().err == ""  # loaded, not retrained
+    assert first.meta.revision == second.meta.revision
+
+
+@pytest.mark.slow
+def test_cli_pretrain_on_the_generated_smoke_split(tmp_path):
+    from jetbench.cli import main
+
+    assert main(["pretrain", "--encoder", "mpm_reg", "--scale", "smoke", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "pretrain_log.json").read_text())
+    assert summary["steps"] == 20 and summary["loss_end"] < summary["loss_start"]
