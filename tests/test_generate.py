@@ -203,3 +203,22 @@ def test_cli_generate(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "unknown generator profile 'bogus'" in err[0]
     assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.slow
+def test_physics_at_larger_size(tmp_path):
+    """The same physics checks with 100 jets per class (minutes on 2 cores)."""
+    out = api.generate_file("jetclass", 1000, 21, tmp_path / "jc.h5", workers=2, progress=False)
+    with JetStore(out) as store:
+        b = store.read()
+    median = {k: float(np.median(b.jets[b.labels == i, 3])) for i, k in enumerate(JC_LABELS)}
+    print({k: round(v, 1) for k, v in median.items()})
+    for label, mass in {"Tbqq": 173.0, "Wqq": 80.4, "Zqq": 91.2, "Hbb": 125.0}.items():
+        assert abs(median[label] / mass - 1) < 0.15, (label, median[label])
+    assert median["QCD"] < 0.6 * median["Tbqq"]
+    assert 30 <= b.mask.sum(axis=1).mean() <= 80
+    out = api.generate_file("btag", 900, 21, tmp_path / "bt.h5", workers=2, progress=False)
+    with JetStore(out) as store:
+        b = store.read()
+    has_sv = (b.vtx_id > 0).any(axis=1)
+    assert has_sv[b.labels == 2].mean() >= 0.95 and has_sv[b.labels == 0].mean() <= 0.25

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
+from jetbench.data.format import DATASETS
 from jetbench.data.kinematics import wrap_phi
 from jetbench.generate import detector as det
 from jetbench.generate.clustering import Jets, antikt, substructure
@@ -22,8 +23,8 @@ RADIUS = 0.8
 PT_MIN, PT_MAX, ETA_MAX = 500.0, 1000.0, 2.0
 LEPTONS = {11, 13}
 QUARKS = {1, 2, 3, 4, 5}
-LABELS = ("QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl")
-DTYPES = {**{f"label_{k}": np.bool_ for k in LABELS}}
+LABELS = DATASETS["jetclass"].labels
+DTYPES = {f"label_{k}": np.bool_ for k in LABELS}  # ROOT file types; other branches float32
 
 
 @dataclass
