@@ -110,4 +110,6 @@ def run_shard(task: ShardTask) -> Columns:
         pieces.append(cols)
         have += len(cols)
     out = Columns.concat(pieces)
-    return jetclass.add_substructure(out) if prof.dataset == "jetclass" else out
+    if prof.dataset == "jetclass":
+        out = jetclass.add_substructure(out)
+    return out.compact()
