@@ -25,7 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="jetbench", standalone_mode=False)
+        rc = app(args=args, prog_name="jetbench", standalone_mode=False)
+        if isinstance(rc, int) and rc == 130:  # typer reports Ctrl-C as a returned 130
+            print("jetbench: interrupted", file=sys.stderr)
+        if isinstance(rc, int):
+            return rc
     except JetbenchError as err:
         if debug or DEBUG["on"]:
             raise
