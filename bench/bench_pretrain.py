@@ -21,9 +21,9 @@ import torch
 from jetbench.data.format import JetBatch
 from jetbench.encoders import create_encoder
 from jetbench.pretraining.config import PretrainConfig, adamw
+from jetbench.pretraining.data import PretrainData
 from jetbench.pretraining.distributed import DistInfo
 from jetbench.pretraining.loop import PretrainLoop
-from jetbench.pretraining.sampler import JetTensors
 
 
 def synthetic_jets(n: int, seed: int = 0, slots: int = 128, mean_count: float = 40.0) -> JetBatch:
@@ -39,9 +39,7 @@ def synthetic_jets(n: int, seed: int = 0, slots: int = 128, mean_count: float = 
     ids = np.where(mask, rng.integers(0, 8, size=(n, slots)), 0).astype(np.int8)
     jets = np.abs(rng.normal(700, 100, size=(n, 5))).astype(np.float32)
     jets[:, 4] = counts
-    return JetBatch(
-        csts=csts, csts_id=ids, mask=mask, jets=jets, labels=rng.integers(0, 10, n).astype(np.int16)
-    )
+    return JetBatch(csts=csts, csts_id=ids, mask=mask, jets=jets, labels=rng.integers(0, 10, n).astype(np.int16))
 
 
 def bare_step(model, params, opt, batch) -> None:
@@ -72,10 +70,10 @@ def main() -> None:
     jets = synthetic_jets(max(4 * cfg.batch_size, 2048))
     model = create_encoder(args.encoder, args.scale)
     model.fit_preprocessing(jets[:2048], 0)
-    loop = PretrainLoop(model, JetTensors(jets), cfg, torch.device("cpu"), DistInfo(), n_classes=10)
+    loop = PretrainLoop(model, PretrainData(jets), cfg, torch.device("cpu"), DistInfo(), n_classes=10)
     model.train()
     # the bare step sees batches of the same jets, gathered and trimmed beforehand (not timed)
-    data = JetTensors(jets)
+    data = PretrainData(jets)
     rng = np.random.default_rng(1)
     batches = [
         data.gather(rng.choice(len(jets), cfg.batch_size, replace=False), torch.device("cpu"))[0]

@@ -17,17 +17,13 @@ INTERRUPT: dict = {}
 
 
 class ToyEncoder(PretrainableEncoder):
-    def __init__(
-        self, dim: int = 16, mask_mode: str = "rng", dropout: float = 0.0, name: str = "toy"
-    ):
+    def __init__(self, dim: int = 16, mask_mode: str = "rng", dropout: float = 0.0, name: str = "toy"):
         super().__init__()
         self.name, self.embed_dim, self.mask_mode = name, dim, mask_mode
         self._config = {"dim": dim, "mask_mode": mask_mode, "dropout": dropout, "name": name}
         self.register_buffer("mu", torch.zeros(7))
         self.register_buffer("sigma", torch.ones(7))
-        self.feat = nn.Sequential(
-            nn.Linear(7, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim)
-        )
+        self.feat = nn.Sequential(nn.Linear(7, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim))
         self.ids = nn.Embedding(8, dim)
         self.mask_token = nn.Parameter(torch.zeros(dim))
         self.unused = nn.Linear(dim, dim)  # never touched by pretrain_loss: DDP must tolerate it

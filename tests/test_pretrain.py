@@ -89,6 +89,35 @@ def test_sampler_epochs_resume_and_rank_slices():
         rank_slice(np.arange(9), 0, 2)
 
 
+def test_block_sampler_visits_each_jet_once_per_epoch_in_block_order():
+    s = BatchSampler(5120, 128, seed=2, block_chunks=2)  # 5 chunks of 1024 -> blocks of 2, 2, 1
+    epoch = np.concatenate([s.next() for _ in range(40)])
+    assert sorted(epoch.tolist()) == list(range(5120)) and s.epoch == 0
+    first_block = set((epoch[:2048] // 1024).tolist())
+    assert len(first_block) == 2  # the first 2048 jets come from two chunks only
+    s.next()
+    assert s.epoch == 1
+
+
+def test_streamed_data_serves_the_same_jets(tmp_path, monkeypatch):
+    from jetbench.pretraining import data as data_module
+
+    path = tmp_path / "big.h5"
+    jets = random_batch(2500, seed=4)
+    write_store(path, jets, "jetclass")
+    memory = data_module.PretrainData(path)
+    monkeypatch.setattr(data_module, "BLOCK_CHUNKS", 1)
+    stream = data_module.PretrainData(path, max_bytes=0)
+    assert memory.in_memory and not stream.in_memory and stream.block_chunks == 1
+    index = np.array([2400, 3, 1500, 1024, 1023, 7])
+    a, la = memory.gather(index, torch.device("cpu"))
+    b, lb = stream.gather(index, torch.device("cpu"))
+    assert torch.equal(la, lb) and all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.equal(la, torch.from_numpy(jets.labels[index].astype(np.int64)))
+    sample = stream.sample(1500, seed=0)  # whole chunks of the store
+    assert len(sample) == 1500 and sample.validate() is sample
+
+
 def test_state_tree_roundtrip_keeps_int_keys():
     model = torch.nn.Linear(3, 2)
     opt = torch.optim.AdamW(model.parameters())

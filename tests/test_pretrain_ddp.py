@@ -49,9 +49,7 @@ def test_two_cpu_processes_match_one(tmp_path):
     ]
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [str(TESTS), str(TESTS.parent), os.environ.get("PYTHONPATH", "")]
-        ),
+        "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent), os.environ.get("PYTHONPATH", "")]),
     }
     cmd = [
         sys.executable,

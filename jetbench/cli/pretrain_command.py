@@ -12,29 +12,15 @@ from jetbench.cli.app import app
 
 @app.command("pretrain")
 def pretrain_command(
-    encoder: str = typer.Option(
-        ..., "--encoder", help="Registered encoder name or a 'module:factory' spec."
-    ),
-    scale: str = typer.Option(
-        "cpu", "--scale", help="smoke | cpu | paper (sets steps, batch and data size)."
-    ),
+    encoder: str = typer.Option(..., "--encoder", help="Registered encoder name or a 'module:factory' spec."),
+    scale: str = typer.Option("cpu", "--scale", help="smoke | cpu | paper (sets steps, batch and data size)."),
     steps: int = typer.Option(None, "--steps", help="Optimiser updates (default: per scale)."),
-    batch_size: int = typer.Option(
-        None, "--batch-size", help="Global batch (split over torchrun processes)."
-    ),
+    batch_size: int = typer.Option(None, "--batch-size", help="Global batch (split over torchrun processes)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
-    out: Path = typer.Option(
-        None, "--out", help="Checkpoint folder (default: checkpoint_dir()/ENCODER/SCALE)."
-    ),
-    resume: bool = typer.Option(
-        False, "--resume", help="Continue from the last checkpoint in the folder."
-    ),
-    seed: int = typer.Option(
-        0, "--seed", help="Seed for initialisation, preprocessing fits and batches."
-    ),
-    data: Path = typer.Option(
-        None, "--data", help="Pretrain on this canonical jetclass store instead."
-    ),
+    out: Path = typer.Option(None, "--out", help="Checkpoint folder (default: checkpoint_dir()/ENCODER/SCALE)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in the folder."),
+    seed: int = typer.Option(0, "--seed", help="Seed for initialisation, preprocessing fits and batches."),
+    data: Path = typer.Option(None, "--data", help="Pretrain on this canonical jetclass store instead."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
     """Pretrain an encoder on the jetclass pretraining split; prints the checkpoint folder."""

@@ -8,18 +8,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from jetbench.data.format import JetBatch
-from jetbench.data.store import JetStore
 from jetbench.fileio import write_json, write_text
 from jetbench.paths import checkpoint_dir
 from jetbench.pretraining import distributed
 from jetbench.pretraining.checkpointing import STATE_DIR, clear_train_state, load_train_state
 from jetbench.pretraining.config import PretrainConfig, resolve_device
+from jetbench.pretraining.data import PretrainData
 from jetbench.pretraining.loop import PretrainLoop
-from jetbench.pretraining.sampler import JetTensors
 
 SUMMARY = "pretrain_log.json"
 LOG = "pretrain_log.jsonl"
@@ -110,46 +107,33 @@ def _pretrain(
         _say(info, f"jetbench: no checkpoint under {root}; starting from scratch")
     if saved is None:
         torch.manual_seed(cfg.seed)
-        model = create_encoder(
-            cfg.name, cfg.scale
-        )  # first, so a wrong name fails before any data work
+        model = create_encoder(cfg.name, cfg.scale)  # first: a wrong name fails before data work
     data_path = _data_path(cfg.scale, data, info)
-    with JetStore(data_path) as store:
-        jets, data_hash, labels = store.read(), store.content_hash, list(store.labels)
+    jets = PretrainData(data_path)
     if saved is None:
         if info.is_main:
             clear_train_state(root)
             (out / SUMMARY).unlink(missing_ok=True)
         t0 = time.perf_counter()
-        model.fit_preprocessing(_sample(jets, cfg.sample_size, cfg.seed), cfg.seed)
+        model.fit_preprocessing(jets.sample(cfg.sample_size, cfg.seed), cfg.seed)
         fit_seconds = time.perf_counter() - t0
     else:
         _say(info, f"jetbench: resuming {cfg.name} from step {saved.step} ({saved.path})")
         model, fit_seconds = saved.model, float(saved.state["fit_seconds"])
     if not getattr(model, "needs_pretraining", True):
         cfg = PretrainConfig(**{**cfg.to_dict(), "steps": 0})
-    loop = PretrainLoop(model, JetTensors(jets), cfg, dev, info, n_classes=len(labels))
+    loop = PretrainLoop(model, jets, cfg, dev, info, n_classes=len(jets.labels))
     if saved is not None:
         loop.load(saved)
     loop.fit_seconds = fit_seconds
     loop.run(root, progress=progress)
     if info.is_main:
-        _save_final(loop, out, data_hash, data_path, fit_seconds)
+        _save_final(loop, out, jets.content_hash, data_path, fit_seconds)
     distributed.barrier()
     return out
 
 
-def _sample(jets: JetBatch, size: int, seed: int) -> JetBatch:
-    """A seeded random subset for fit_preprocessing (quantiles, k-means, VQ-VAE)."""
-    if size >= len(jets):
-        return jets
-    index = np.sort(np.random.default_rng(seed).choice(len(jets), size, replace=False))
-    return jets[index]
-
-
-def _save_final(
-    loop: PretrainLoop, out: Path, data_hash: str, data_path: Path, fit_seconds: float
-) -> None:
+def _save_final(loop: PretrainLoop, out: Path, data_hash: str, data_path: Path, fit_seconds: float) -> None:
     """Encoder files into `out`, then the log, then the summary last (its presence = complete)."""
     from jetbench.encoders import save_encoder
 

@@ -29,9 +29,7 @@ _TENSOR = "__tensor__"
 _ITEMS = "__items__"
 
 
-def split_tensors(
-    obj: Any, tensors: dict[str, torch.Tensor] | None = None, key: str = "t"
-) -> tuple[Any, dict]:
+def split_tensors(obj: Any, tensors: dict[str, torch.Tensor] | None = None, key: str = "t") -> tuple[Any, dict]:
     """A JSON-able skeleton of `obj` with each tensor moved to a flat dict (references by key).
 
     Dicts with non-string keys (optimizer states are keyed by parameter index) are stored as item
@@ -44,9 +42,7 @@ def split_tensors(
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj):
             return {k: split_tensors(v, tensors, f"{key}.{k}")[0] for k, v in obj.items()}, tensors
-        return {
-            _ITEMS: [[k, split_tensors(v, tensors, f"{key}.{k}")[0]] for k, v in obj.items()]
-        }, tensors
+        return {_ITEMS: [[k, split_tensors(v, tensors, f"{key}.{k}")[0]] for k, v in obj.items()]}, tensors
     if isinstance(obj, (list, tuple)):
         return [split_tensors(v, tensors, f"{key}.{i}")[0] for i, v in enumerate(obj)], tensors
     if obj is None or isinstance(obj, (bool, int, float, str)):

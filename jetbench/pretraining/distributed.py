@@ -61,10 +61,7 @@ def mean_float(value: float, device: torch.device) -> float:
     """Average of a Python float over ranks."""
     if not active():
         return value
-    return (
-        float(sum_tensor(torch.tensor([value], dtype=torch.float64, device=device))[0])
-        / dist.get_world_size()
-    )
+    return float(sum_tensor(torch.tensor([value], dtype=torch.float64, device=device))[0]) / dist.get_world_size()
 
 
 def average_gradients(params: Iterable[nn.Parameter]) -> None:

@@ -22,8 +22,9 @@ from jetbench.errors import JetbenchError
 from jetbench.pretraining import distributed
 from jetbench.pretraining.checkpointing import TrainState, save_train_state
 from jetbench.pretraining.config import PretrainConfig, adamw
+from jetbench.pretraining.data import PretrainData
 from jetbench.pretraining.probe import OnlineProbe
-from jetbench.pretraining.sampler import BatchSampler, JetTensors, rank_slice
+from jetbench.pretraining.sampler import BatchSampler, rank_slice
 from jetbench.pretraining.schedule import WarmupExpDecay
 
 
@@ -38,23 +39,17 @@ class PretrainLoop:
     def __init__(
         self,
         model: torch.nn.Module,
-        data: JetTensors,
+        data: PretrainData,
         cfg: PretrainConfig,
         device: torch.device,
         info: distributed.DistInfo,
         n_classes: int,
     ):
-        self.model, self.data, self.cfg, self.device, self.info = (
-            model.to(device),
-            data,
-            cfg,
-            device,
-            info,
-        )
+        self.model, self.data, self.cfg, self.device, self.info = model.to(device), data, cfg, device, info
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = adamw(self.params, cfg.lr, cfg.weight_decay)
         self.schedule = WarmupExpDecay.scaled(cfg.steps, cfg.lr)
-        self.sampler = BatchSampler(len(data), cfg.batch_size, cfg.seed)
+        self.sampler = BatchSampler(len(data), cfg.batch_size, cfg.seed, data.block_chunks)
         self.probe = OnlineProbe(model.embed_dim, n_classes).to(device)
         self.forward = distributed.wrap(model, info, device)
         self.step = 0
@@ -72,9 +67,7 @@ class PretrainLoop:
         self._lr = self.schedule.apply(self.optimizer, self.step)
         index = rank_slice(self.sampler.next(), self.info.rank, self.info.world_size)
         batch, labels = self.data.gather(index, self.device)
-        with torch.autocast(
-            self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"
-        ):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             loss, logs = self.forward(batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"pretraining loss became {float(loss)} at step {self.step}")
@@ -94,9 +87,7 @@ class PretrainLoop:
         """Probe the embedding of the full (unmasked) jets; eval mode so no dropout is drawn."""
         self.model.eval()
         try:
-            with torch.autocast(
-                self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"
-            ):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 jet, _, _ = self.model.encode(batch)
         finally:
             self.model.train()
@@ -106,18 +97,12 @@ class PretrainLoop:
     def record(self, wall: float) -> dict:
         """Close the current log window: means over its steps (and over ranks)."""
         n = len(self._window)
-        sums = (
-            torch.stack(self._window).sum(0).double().cpu()
-            if n
-            else torch.zeros(2, dtype=torch.float64)
-        )
+        sums = torch.stack(self._window).sum(0).double().cpu() if n else torch.zeros(2, dtype=torch.float64)
         keys = sorted(self._window_logs)
         packed = torch.cat(
             [
                 sums,
-                torch.tensor(
-                    [self._window_logs[k] for k in keys] + [float(n)], dtype=torch.float64
-                ),
+                torch.tensor([self._window_logs[k] for k in keys] + [float(n)], dtype=torch.float64),
             ]
         )
         packed = distributed.sum_tensor(packed.to(self.device)).cpu()
@@ -140,9 +125,7 @@ class PretrainLoop:
         """All but the encoder weights that a resumed run needs (a collective under DDP)."""
         rng = {"torch": distributed.gather_tensor(torch.get_rng_state())}
         if self.device.type == "cuda":
-            rng["cuda"] = distributed.gather_tensor(
-                torch.cuda.get_rng_state(self.device).to(self.device)
-            )
+            rng["cuda"] = distributed.gather_tensor(torch.cuda.get_rng_state(self.device).to(self.device))
         return {
             "config": self.cfg.to_dict(),
             "schedule": self.schedule.to_dict(),

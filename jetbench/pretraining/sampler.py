@@ -1,101 +1,88 @@
-"""A DataLoader-free batch sampler over in-memory jets: seeded shuffling per epoch, resumable.
+"""A DataLoader-free, resumable batch order: seeded shuffling per epoch, in blocks of store chunks.
 
-The pretraining split fits in memory at the cpu scale, so a batch is one tensor gather (no worker
-processes, no collation). The permutation of epoch e depends only on (seed, e), so the data position
-(epoch, offset) is all a checkpoint needs to continue the exact same stream. Under DDP every rank
+The epoch's order is: a seeded permutation of the store's 1024-jet chunks, cut into blocks of
+`block_chunks` chunks, each block's jets shuffled. When the split is in memory there is one block
+(a full shuffle); a split too large for memory is streamed block by block, so only the chunks of
+the current block are read. The order of epoch e depends only on (seed, e), so the data position
+(epoch, block, offset) is all a checkpoint needs to continue the same stream. Under DDP every rank
 draws the same global batch and keeps its own contiguous slice.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from jetbench.data.format import JetBatch
+from jetbench.data.store import CHUNK_JETS
 from jetbench.errors import JetbenchError
-
-
-class JetTensors:
-    """The jets of a JetBatch as torch tensors, gathered into encoder batch dicts."""
-
-    def __init__(self, batch: JetBatch):
-        self.csts = torch.from_numpy(np.ascontiguousarray(batch.csts, dtype=np.float32))
-        self.csts_id = torch.from_numpy(np.ascontiguousarray(batch.csts_id))
-        self.mask = torch.from_numpy(np.ascontiguousarray(batch.mask, dtype=bool))
-        self.labels = torch.from_numpy(batch.labels.astype(np.int64))
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    def gather(
-        self, index: np.ndarray, device: torch.device
-    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """(encoder batch dict, jet labels) for the jets `index`, trimmed to the longest jet.
-
-        Trailing slots that are padding in every selected jet are cut: encoders ignore padding
-        (a tested property), and attention cost falls with the square of the slot count.
-        """
-        idx = torch.from_numpy(np.asarray(index, dtype=np.int64))
-        mask = self.mask[idx]
-        n_slots = max(int(mask.any(0).nonzero().max()) + 1, 1) if mask.any() else 1
-        batch = {
-            "csts": self.csts[idx, :n_slots].to(device, non_blocking=True),
-            "csts_id": self.csts_id[idx, :n_slots].long().to(device, non_blocking=True),
-            "mask": mask[:, :n_slots].to(device, non_blocking=True),
-        }
-        return batch, self.labels[idx].to(device, non_blocking=True)
 
 
 class BatchSampler:
     """Global batches of jet indices, reshuffled each epoch; `state_dict` is the data position."""
 
-    def __init__(self, n_jets: int, batch_size: int, seed: int):
+    def __init__(self, n_jets: int, batch_size: int, seed: int, block_chunks: int | None = None):
         if batch_size > n_jets:
-            raise JetbenchError(
-                f"batch size {batch_size} is larger than the pretraining split ({n_jets} jets)"
-            )
+            raise JetbenchError(f"batch size {batch_size} is larger than the pretraining split ({n_jets} jets)")
         self.n_jets, self.batch_size, self.seed = n_jets, batch_size, seed
-        self.epoch, self.offset = 0, 0
-        self._perm_epoch = -1
-        self._perm = np.empty(0, np.int64)
+        self.n_chunks = -(-n_jets // CHUNK_JETS)
+        self.block_chunks = min(block_chunks or self.n_chunks, self.n_chunks)
+        self.n_blocks = -(-self.n_chunks // self.block_chunks)
+        self.epoch, self.block, self.offset, self.consumed = 0, 0, 0, 0
+        self._key: tuple[int, int] | None = None
+        self._block = np.empty(0, np.int64)
+        self._chunk_order = np.empty(0, np.int64)
 
-    def _permutation(self) -> np.ndarray:
-        if self._perm_epoch != self.epoch:
-            self._perm = np.random.default_rng([self.seed, self.epoch]).permutation(self.n_jets)
-            self._perm_epoch = self.epoch
-        return self._perm
+    def _jets_of_block(self) -> np.ndarray:
+        """Shuffled global jet indices of the current block (cached)."""
+        if self._key != (self.epoch, self.block):
+            if self._key is None or self._key[0] != self.epoch:
+                self._chunk_order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n_chunks)
+            chunks = self._chunk_order[self.block * self.block_chunks : (self.block + 1) * self.block_chunks]
+            starts = chunks * CHUNK_JETS
+            jets = np.concatenate([np.arange(s, min(s + CHUNK_JETS, self.n_jets)) for s in starts])
+            rng = np.random.default_rng([self.seed, self.epoch, self.block])
+            self._block, self._key = jets[rng.permutation(len(jets))], (self.epoch, self.block)
+        return self._block
 
     def next(self) -> np.ndarray:
-        """The next global batch (incomplete epoch tails are skipped so every batch is full)."""
-        if self.offset + self.batch_size > self.n_jets:
-            self.epoch, self.offset = self.epoch + 1, 0
-        index = self._permutation()[self.offset : self.offset + self.batch_size]
-        self.offset += self.batch_size
-        return index
+        """The next global batch; it may span two blocks; the epoch's last partial batch is skipped."""
+        if self.n_jets - self.consumed < self.batch_size:
+            self.epoch, self.block, self.offset, self.consumed = self.epoch + 1, 0, 0, 0
+        parts, need = [], self.batch_size
+        while need:
+            jets = self._jets_of_block()
+            take = jets[self.offset : self.offset + need]
+            parts.append(take)
+            need -= len(take)
+            self.offset += len(take)
+            if self.offset == len(jets):
+                self.block, self.offset = self.block + 1, 0
+        self.consumed += self.batch_size
+        return np.concatenate(parts)
 
     def state_dict(self) -> dict:
         return {
             "epoch": self.epoch,
+            "block": self.block,
             "offset": self.offset,
+            "consumed": self.consumed,
             "seed": self.seed,
             "batch_size": self.batch_size,
             "n_jets": self.n_jets,
+            "block_chunks": self.block_chunks,
         }
 
     def load_state_dict(self, state: dict) -> None:
-        if state["n_jets"] != self.n_jets or state["seed"] != self.seed:
-            raise JetbenchError(
-                f"checkpoint data position is for {state['n_jets']} jets / seed {state['seed']}, "
-                f"this run has {self.n_jets} jets / seed {self.seed}"
-            )
-        self.epoch, self.offset = int(state["epoch"]), int(state["offset"])
+        mine = (self.n_jets, self.seed, self.block_chunks)
+        theirs = (state["n_jets"], state["seed"], state["block_chunks"])
+        if mine != theirs:
+            raise JetbenchError(f"checkpoint data position is for (jets, seed, block) {theirs}, this run has {mine}")
+        self.epoch, self.block = int(state["epoch"]), int(state["block"])
+        self.offset, self.consumed = int(state["offset"]), int(state["consumed"])
 
 
 def rank_slice(index: np.ndarray, rank: int, world_size: int) -> np.ndarray:
     """This rank's contiguous share of a global batch (the batch size must divide evenly)."""
     if len(index) % world_size:
-        raise JetbenchError(
-            f"batch size {len(index)} does not split evenly over {world_size} processes"
-        )
+        raise JetbenchError(f"batch size {len(index)} does not split evenly over {world_size} processes")
     per = len(index) // world_size
     return index[rank * per : (rank + 1) * per]
