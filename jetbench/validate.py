@@ -304,7 +304,7 @@ def validate_encoder(encoder: str | nn.Module, scale: str = "smoke", seed: int =
     try:
         _maybe_fit_preprocessing(model, report, seed, n_slots)
     except Exception as err:  # reported like any failed check
-        report.checks.append(Check("preprocessing", False, _one_line(err)))
+        report.checks.append(Check("preprocessing", False, one_line(err)))
     model.eval()
     v = _Validator(model, synthetic_jets(n_jets, n_slots, seed), atol)
     for name in CHECKS:
@@ -312,12 +312,12 @@ def validate_encoder(encoder: str | nn.Module, scale: str = "smoke", seed: int =
         try:
             ok, detail = fn()
         except Exception as err:
-            ok, detail = False, f"error: {_one_line(err)}"
+            ok, detail = False, f"error: {one_line(err)}"
         report.checks.append(Check(name, ok, detail))
     return report
 
 
-def _one_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
     """'Type: message (file:line)', located at the deepest frame outside torch (the user's code)."""
     frames = traceback.extract_tb(err.__traceback__) if err.__traceback__ else []
     torch_dir = str(Path(torch.__file__).parent)

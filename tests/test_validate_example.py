@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_validate import ToyDeepSets
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "jetbench-example-encoder"
 
 
@@ -76,3 +78,41 @@ def test_cli_lists_the_installed_example(installed):
     assert proc.returncode == 0, proc.stderr[-2000:]
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("example_deepsets"))
     assert "ExampleDeepSets" in line and " 32 " in f" {line} "
+
+
+def test_mock_run_example_every_core_task(on_path, capsys):
+    """The example runs all five core tasks end to end at the smoke scale (data shared with the
+    other smoke tests of the session; generated here if this runs alone)."""
+    from jetbench.cli import main
+
+    code = main(["mock-run", "--encoder", "example_deepsets"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "5/5 tasks ran end to end" in out
+    for task, score in (("jetclass", "accuracy"), ("cwola", "sic"), ("btag", "accuracy"),
+                        ("vertexing", "ari"), ("trackid", "balanced_accuracy")):
+        line = next(ln for ln in out.splitlines() if ln.startswith(task))
+        assert score in line and line.rstrip().endswith("PASS")
+
+
+class NaNTokens(ToyDeepSets):
+    """Every per-particle output NaN: what the heads of every task consume."""
+
+    def encode(self, batch):
+        jet, tok, mask = super().encode(batch)
+        return jet, tok * float("nan"), mask
+
+
+def test_mock_run_reports_a_broken_encoder_and_bad_names(capsys):
+    from jetbench.cli import main
+
+    code = main(["mock-run", "--encoder", "tests.test_validate_example:NaNTokens",
+                 "--tasks", "btag"])
+    out = capsys.readouterr().out
+    assert code == 1
+    line = next(ln for ln in out.splitlines() if ln.startswith("btag"))
+    assert "FAIL" in line and "0/1 tasks ran end to end" in out
+    assert main(["mock-run", "--encoder", "example_deepsets_typo", "--tasks", "btag"]) == 2
+    assert "unknown encoder 'example_deepsets_typo'" in capsys.readouterr().err
+    assert main(["mock-run", "--encoder", "scratch", "--tasks", "btagg"]) == 2
+    assert "unknown task 'btagg'" in capsys.readouterr().err

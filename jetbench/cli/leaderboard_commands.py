@@ -11,6 +11,7 @@ import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import app, list_app
+from jetbench.leaderboard.benchmarks import CORE_TASKS
 
 
 @app.command("leaderboard")
@@ -64,4 +65,25 @@ def validate_encoder_cmd(
     report = validate_encoder(spec, scale=scale, seed=seed)
     print(report.format())
     if not report.passed:
+        raise SystemExit(1)  # main() turns it into the exit status
+
+
+@app.command("mock-run")
+def mock_run_cmd(
+    encoder: str = typer.Option(..., "--encoder", help="Encoder name, entry point or "
+                                "'module:factory'."),
+    tasks: str = typer.Option(",".join(CORE_TASKS), "--tasks", help="Comma-separated tasks."),
+    protocol: str = typer.Option("finetune", "--protocol", help="Protocol to run."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    results: Path = typer.Option(None, "--results", help="Also write the result JSONs here."),
+) -> None:
+    """Run every core task at the smoke scale on tiny generated data and print the table."""
+    from jetbench.validate_mock import format_rows, mock_run
+
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    rows = mock_run(encoder, names, protocol=protocol, seed=seed, device=device,
+                    results_dir=results)
+    print(format_rows(rows))
+    if not all(r.passed for r in rows):
         raise SystemExit(1)  # main() turns it into the exit status
