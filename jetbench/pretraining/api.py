@@ -193,6 +193,11 @@ def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto") -> to
 
     path = default_checkpoint(name, scale)
     if not is_complete(path):
+        from jetbench.encoders import PretrainableEncoder, create_encoder
+
+        model = create_encoder(name, scale)
+        if not isinstance(model, PretrainableEncoder):  # a plug-in that arrives ready to encode
+            return model.to(resolve_device(device))
         print(
             f"jetbench: no pretrained '{name}' for scale '{scale}' in {path}; pretraining it now "
             f"(once; later runs load it)",
