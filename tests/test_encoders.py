@@ -152,8 +152,10 @@ def test_pretrain_step_finite(name, batch):
     assert loss.dim() == 0 and torch.isfinite(loss)
     assert all(np.isfinite(v) for v in logs.values())
     loss.backward()
-    grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
-    assert grads and all(torch.isfinite(g).all() for g in grads)
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    unused = [n for n, p in trainable.items() if p.grad is None]
+    assert not unused  # every trainable parameter is used: DDP needs no find_unused_parameters
+    assert all(torch.isfinite(p.grad).all() for p in trainable.values())
     model.zero_grad(set_to_none=True)
 
 

@@ -116,7 +116,7 @@ V1_TARGETS: dict[str, dict[str, dict[str, Any]]] = {
         }
         for s, h, steps, fb, vd, vl, vh, cb in (
             ("smoke", 32, 30, 32, 16, 1, 2, 32),
-            ("cpu", 128, 400, 128, 64, 2, 4, 512),
+            ("cpu", 128, 200, 64, 64, 2, 4, 512),
             ("paper", 512, 20000, 256, 128, 3, 8, 512),
         )
     },

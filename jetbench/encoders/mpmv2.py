@@ -122,7 +122,7 @@ V2_TARGETS: dict[str, dict[str, dict[str, Any]]] = {
         }
         for s, steps, fb, vd, vl, vh, cb, cd in (
             (_SMOKE, 30, 32, 16, 1, 2, 32, 8),
-            (_CPU, 400, 128, 64, 2, 4, 512, 32),
+            (_CPU, 200, 64, 64, 2, 4, 512, 32),
             (_PAPER, 20000, 256, 128, 3, 8, 512, 32),
         )
     },

@@ -99,7 +99,7 @@ class KMeansTarget(ClassTarget):
         k: int = 512,
         hidden: int = 128,
         smoothing: float = 0.1,
-        max_points: int = 200_000,
+        max_points: int = 100_000,
     ) -> None:
         super().__init__(in_dim, k, hidden, smoothing)
         self.max_points = max_points
@@ -117,7 +117,7 @@ class KMeansTarget(ClassTarget):
         km = MiniBatchKMeans(
             n_clusters=self.n_classes,
             random_state=seed,
-            n_init=3,
+            n_init=1,
             batch_size=max(4096, 4 * self.n_classes),
         ).fit(x)
         self.centroids.copy_(torch.as_tensor(km.cluster_centers_, dtype=torch.float32))
