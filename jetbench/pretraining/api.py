@@ -73,7 +73,7 @@ def pretrain(
         out_dir = Path(out) if out is not None else default_checkpoint(name, scale)
         return _pretrain(cfg, dev, info, out_dir, resume, data, progress)
     finally:
-        distributed.teardown()
+        distributed.teardown(info)
 
 
 def _data_path(scale: str, data: str | os.PathLike | None, info: distributed.DistInfo) -> Path:
@@ -115,12 +115,15 @@ def _pretrain(
             clear_train_state(root)
             (out / SUMMARY).unlink(missing_ok=True)
         t0 = time.perf_counter()
-        model.fit_preprocessing(jets.sample(cfg.sample_size, cfg.seed), cfg.seed)
+        sample = jets.sample(cfg.sample_size, cfg.seed)
+        _say(info, f"jetbench: fitting the preprocessing of {cfg.name} on {len(sample)} jets")
+        model.fit_preprocessing(sample, cfg.seed)
         fit_seconds = time.perf_counter() - t0
     else:
         _say(info, f"jetbench: resuming {cfg.name} from step {saved.step} ({saved.path})")
         model, fit_seconds = saved.model, float(saved.state["fit_seconds"])
     if not getattr(model, "needs_pretraining", True):
+        _say(info, f"jetbench: {cfg.name} needs no pretraining; saving it with its fitted input transform")
         cfg = PretrainConfig(**{**cfg.to_dict(), "steps": 0})
     loop = PretrainLoop(model, jets, cfg, dev, info, n_classes=len(jets.labels))
     if saved is not None:
@@ -171,6 +174,7 @@ def _save_final(loop: PretrainLoop, out: Path, data_hash: str, data_path: Path, 
             "data_path": str(data_path),
             "n_params": sum(p.numel() for p in loop.model.parameters()),
             "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
         },
     )
     clear_train_state(out / STATE_DIR)

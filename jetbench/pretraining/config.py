@@ -9,12 +9,13 @@ import torch
 from jetbench.errors import JetbenchError, unknown_name
 
 # steps, batch size, jets for fit_preprocessing, probe period. `cpu` is sized so that mpm_flow
-# pretrains in about five minutes on a 2-core machine (measured with bench/bench_pretrain.py);
-# `paper` is the MPMv2 run. The probe embeds the full jets once more (without gradients): every
-# few steps keeps that within a few per cent of the step time.
+# pretrains in about five minutes on a free 2-core machine: bench/bench_pretrain.py measured 113 jets
+# per CPU-second for its full step (batch 128, one thread), i.e. ~0.7 s per step on two cores, and
+# 400 steps (~3 epochs of the 16k-jet split). `paper` is the MPMv2 run. The probe embeds the full
+# jets once more (without gradients); every 4th step that costs ~5 % of the step time.
 SCALE_DEFAULTS: dict[str, dict[str, int]] = {
     "smoke": {"steps": 20, "batch_size": 32, "sample_size": 2_000, "probe_every": 1},
-    "cpu": {"steps": 1_200, "batch_size": 128, "sample_size": 20_000, "probe_every": 4},
+    "cpu": {"steps": 400, "batch_size": 128, "sample_size": 20_000, "probe_every": 4},
     "paper": {"steps": 1_000_000, "batch_size": 1_000, "sample_size": 500_000, "probe_every": 10},
 }
 

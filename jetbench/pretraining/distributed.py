@@ -20,6 +20,7 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    owns_group: bool = False  # we created the process group, so we destroy it
 
     @property
     def is_main(self) -> bool:
@@ -34,14 +35,14 @@ def setup(device: torch.device) -> DistInfo:
     """Join the process group torchrun prepared (if any); return this process's place in it."""
     if not launched_by_torchrun():
         return DistInfo()
-    if not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend)
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    owns = not dist.is_initialized()
+    if owns:
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), owns)
 
 
-def teardown() -> None:
-    if dist.is_initialized():
+def teardown(info: DistInfo) -> None:
+    if info.owns_group and dist.is_initialized():
         dist.destroy_process_group()
 
 
