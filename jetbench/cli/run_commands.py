@@ -44,6 +44,7 @@ def run(
         print(format_result(out.result, out.skipped))
         if out.path is not None and not out.skipped:
             print(f"result: {out.path}")
+    dd.shutdown()
 
 
 @app.command("sweep")

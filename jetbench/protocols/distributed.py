@@ -25,6 +25,12 @@ def init_from_env(device: str = "cpu") -> bool:
     return True
 
 
+def shutdown() -> None:
+    """Leave the process group (end of a torchrun job)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
