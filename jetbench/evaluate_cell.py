@@ -25,6 +25,7 @@ from jetbench.evaluate_report import auto_threads, format_result, provenance
 from jetbench.hashing import hash_json
 from jetbench.protocols import Split, get_protocol
 from jetbench.protocols import distributed as dd
+from jetbench.protocols.embeddings import STATS as EMBED_STATS
 from jetbench.protocols.embeddings import encoder_fingerprint
 from jetbench.results import Result, cell_path, load_result, save_result
 
@@ -207,6 +208,7 @@ def execute(plan: CellPlan, progress: bool = True) -> Result:
 
     spec, proto, seed = plan.spec, plan.proto, plan.seed
     t0 = time.perf_counter()
+    emb0 = dict(EMBED_STATS)
     torch.manual_seed(seed)
     np.random.seed(seed)
     splits = {"train": Split.from_store("train", plan.paths["train"], plan.idx),
@@ -225,7 +227,9 @@ def execute(plan: CellPlan, progress: bool = True) -> Result:
                 "best_val_loss": hist.best_val_loss, "val_loss": hist.val_loss,
                 "n_val": len(splits["val"]), "n_test": len(test),
                 "threads": torch.get_num_threads(), "world_size": dd.world_size(),
-                "head_params": proto.n_params()["head"]}
+                "head_params": proto.n_params()["head"],
+                "embedded_jets": int(EMBED_STATS["jets"] - emb0["jets"]),
+                "embed_s": round(EMBED_STATS["seconds"] - emb0["seconds"], 2)}
     n_params = getattr(getattr(plan.model, "meta", None), "n_params", None)
     return Result(
         encoder=plan.name, encoder_revision=plan.identity["encoder_revision"], task=spec.name,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ from jetbench.fileio import atomic_path
 from jetbench.paths import data_dir
 from jetbench.protocols import distributed as dd
 from jetbench.protocols.data import Split, trim
+
+# jets embedded and seconds spent by this process (reported per cell and by bench/bench_sweep.py)
+STATS: dict[str, float] = {"jets": 0, "seconds": 0.0}
 
 
 def encoder_fingerprint(encoder: torch.nn.Module) -> str:
@@ -113,6 +117,7 @@ def _locked(path: Path) -> Iterator[None]:
 def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: str,
             batch_size: int = 256, progress: bool = True) -> Embeddings:
     """Run the frozen encoder over store rows `rows`; batches grouped by length to skip padding."""
+    t0 = time.perf_counter()
     batch = split.load_rows(rows)
     first = next(iter(encoder.parameters()), None)
     device = str(first.device) if first is not None else device  # run where the encoder lives
@@ -136,6 +141,8 @@ def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: st
         bar.update(len(idx))
     bar.close()
     encoder.train(was_training)
+    STATS["jets"] += len(rows)
+    STATS["seconds"] += time.perf_counter() - t0
     lens_all = np.concatenate(lens)
     sorted_emb = Embeddings(np.asarray(rows)[order], np.concatenate(jets), np.concatenate(toks),
                             np.concatenate([[0], np.cumsum(lens_all)]).astype(np.int64))

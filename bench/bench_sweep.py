@@ -1,0 +1,95 @@
+"""How much a frozen sweep costs relative to one frozen run, thanks to the embedding cache.
+
+    python bench/bench_sweep.py [--encoder mpm_flow] [--task btag] [--scale cpu]
+                                [--budgets 1000,2500,5000,10000,21000] [--seeds 0,1,2]
+
+Data and the pretrained encoder are prepared first and not timed. Each measurement starts from
+a cold embedding cache (this encoder's cache folder is removed) and an empty results folder:
+  single: one `frozen` cell at the task's default budget, seed 0;
+  sweep : budgets x seeds `frozen` cells in one process (`jetbench sweep --workers 1`).
+The sweep embeds the union of its jets once; what remains per cell is the head's training and
+scoring, which the cache cannot remove. Printed: both wall times, the ratio, and the split of
+the sweep's time into embedding and per-cell head work, plus the no-cache estimate
+(cells x single run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from jetbench.evaluate_cell import load_encoder_for, prepare_data, run_cell
+from jetbench.evaluate_report import auto_threads
+from jetbench.protocols.data import Split
+from jetbench.protocols.embeddings import cache_path
+from jetbench.sweep import expand, run_local
+from jetbench.tasks import get_task, task_split
+
+
+def cold_cache(encoder: torch.nn.Module, store: Path) -> None:
+    """Remove this encoder's embedding cache folder (every store's embeddings)."""
+    folder = cache_path(encoder, Split.from_store("x", store)).parent
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--encoder", default="mpm_flow")
+    ap.add_argument("--task", default="btag")
+    ap.add_argument("--scale", default="cpu")
+    ap.add_argument("--budgets", default="1000,2500,5000,10000,21000")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(auto_threads(args.threads))
+    spec = get_task(args.task)
+    prepare_data(spec, args.scale, progress=True)
+    model, _, _ = load_encoder_for(args.encoder, args.scale, "cpu")
+    store = task_split(spec, "train", args.scale)
+    encoders = {args.encoder: load_encoder_for(args.encoder, args.scale, "cpu")}
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
+    cold_cache(model, store)
+    t0 = time.perf_counter()
+    single = run_cell(args.encoder, args.task, "frozen", scale=args.scale, seed=0,
+                      results_dir=tmp / "single", progress=False, encoders=encoders)
+    t_single = time.perf_counter() - t0
+
+    cells = expand([args.encoder], [args.task], ["frozen"], [args.budgets], [args.seeds],
+                   args.scale)
+    cold_cache(model, store)
+    t0 = time.perf_counter()
+    outcomes = run_local(cells, tmp / "sweep", workers=1, threads=args.threads)
+    t_sweep = time.perf_counter() - t0
+    failed = [o for o in outcomes if o["status"] != "done"]
+    if failed:
+        raise SystemExit(f"cells failed: {failed}")
+    from jetbench.results import load_results
+
+    results = load_results(tmp / "sweep")
+    cell_s = sum(r.config["run"]["fit_s"] + r.config["run"]["score_s"] for r in results)
+    embed_s = sum(r.config["run"]["embed_s"] for r in results)
+    embedded = sum(r.config["run"]["embedded_jets"] for r in results)
+    print(f"machine: {torch.get_num_threads()} torch thread(s); task {args.task} "
+          f"({args.scale}), encoder {args.encoder}, protocol frozen")
+    print(f"single frozen run (budget {single.result.budget}, cold cache): {t_single:8.1f} s")
+    print(f"sweep of {len(cells)} cells (budgets {args.budgets} x seeds {args.seeds}), cold "
+          f"cache: {t_sweep:8.1f} s")
+    run = single.result.config["run"]
+    print(f"  single: embedding {run['embed_s']:.1f} s ({run['embedded_jets']} jets), "
+          f"head fit+score {run['fit_s'] + run['score_s'] - run['embed_s']:.1f} s")
+    print(f"  sweep : embedding {embed_s:.1f} s ({embedded} jets, each once), head fit+score "
+          f"{cell_s - embed_s:.1f} s over {len(results)} cells "
+          f"({(cell_s - embed_s) / len(results):.1f} s per cell)")
+    print(f"  without the cache (cells x single run): ~{len(cells) * t_single:.0f} s")
+    print(f"ratio sweep / single = {t_sweep / t_single:.2f}  (target <= 2)")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
