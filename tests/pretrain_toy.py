@@ -12,7 +12,8 @@ from torch import nn
 
 from jetbench.encoders.base import PretrainableEncoder, check_batch
 
-# tests set {"at": k, "how": "error" | "sigint"}: interrupt a run in its k-th pretrain_loss call
+# tests set {"at": k, "how": "error" | "sigint" | "nan"}: interrupt a run in its k-th pretrain_loss
+# call (an exception, a Ctrl-C, or a NaN loss from then on)
 INTERRUPT: dict = {}
 
 
@@ -58,7 +59,8 @@ class ToyEncoder(PretrainableEncoder):
 
     def pretrain_loss(self, batch):
         self.calls += 1
-        if INTERRUPT.get("at") == self.calls:
+        poison = INTERRUPT.get("how") == "nan" and self.calls >= INTERRUPT["at"]
+        if INTERRUPT.get("at") == self.calls and not poison:
             if INTERRUPT["how"] == "sigint":  # like Ctrl-C: the loop finishes this step, then stops
                 import os
                 import signal
@@ -72,7 +74,7 @@ class ToyEncoder(PretrainableEncoder):
         pred = self.out(h + context)
         err = ((pred - x) ** 2).mean(-1) * hide
         per_jet = err.sum(1) / hide.sum(1).clamp_min(1)
-        loss = per_jet.mean()
+        loss = per_jet.mean() * (float("nan") if poison else 1.0)
         return loss, {"masked_frac": float(hide.sum() / mask.sum())}
 
 

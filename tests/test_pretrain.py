@@ -168,6 +168,18 @@ def test_resume_after_interruption_gives_identical_weights(store, tmp_path, how)
     assert [r["probe_acc"] for r in log(out)] == [r["probe_acc"] for r in log(ref)]
 
 
+def test_non_finite_loss_stops_before_checkpointing(store, tmp_path):
+    pretrain_toy.INTERRUPT.update(at=6, how="nan")  # steps 6.. produce NaN; checkpoint at 4 is clean
+    try:
+        with pytest.raises(FloatingPointError, match="between steps 5 and 6"):
+            run(store, tmp_path / "nan", log_every=1)
+    finally:
+        pretrain_toy.INTERRUPT.clear()
+    state = latest_checkpoint(tmp_path / "nan" / STATE_DIR)
+    assert state.name == "step-000000004"
+    assert all(torch.isfinite(t).all() for t in load_file(str(state / "model" / "model.safetensors")).values())
+
+
 def test_checkpoint_write_is_atomic(store, tmp_path, monkeypatch):
     from jetbench.pretraining import checkpointing
 
