@@ -295,6 +295,28 @@ def test_real_encoder_smoke_end_to_end(store, tmp_path):
     assert summary["probe_acc_end"] is not None
 
 
+def test_real_encoder_resume_is_exact(store, tmp_path, monkeypatch):
+    """mpm_reg draws its masks (and impact-parameter noise) from torch's RNG: checkpointed too."""
+    from jetbench.pretraining.loop import PretrainLoop
+
+    kw = {"steps": 5, "batch_size": 16, "data": store, "progress": False, "ckpt_every": 2}
+    ref = pretrain("mpm_reg", "smoke", out=tmp_path / "ref", **kw)
+    real_step = PretrainLoop.train_step
+
+    def dying_step(self):
+        if self.step == 3:
+            raise RuntimeError("node lost")
+        return real_step(self)
+
+    monkeypatch.setattr(PretrainLoop, "train_step", dying_step)
+    with pytest.raises(RuntimeError, match="node lost"):
+        pretrain("mpm_reg", "smoke", out=tmp_path / "cut", **kw)
+    monkeypatch.setattr(PretrainLoop, "train_step", real_step)
+    out = pretrain("mpm_reg", "smoke", out=tmp_path / "cut", resume=True, **kw)
+    got, want = weights(out), weights(ref)
+    assert all(torch.equal(got[k], want[k]) for k in want)
+
+
 def test_encoder_without_pretraining_is_fitted_and_saved(store, tmp_path):
     from jetbench.encoders import create_encoder, load_encoder
 
@@ -312,7 +334,7 @@ def test_ensure_pretrained_trains_once_then_loads(store, monkeypatch, capsys):
     import jetbench.tasks
     from jetbench.pretraining import default_checkpoint, ensure_pretrained
 
-    monkeypatch.setattr(jetbench.tasks, "pretrain_split", lambda scale: store)
+    monkeypatch.setattr(jetbench.tasks, "pretrain_split", lambda scale, progress=True: store)
     first = ensure_pretrained("scratch", "smoke", device="cpu")
     assert "pretraining it now" in capsys.readouterr().err
     assert (default_checkpoint("scratch", "smoke") / "pretrain_log.json").exists()

@@ -77,14 +77,13 @@ def pretrain(
 
 
 def _data_path(scale: str, data: str | os.PathLike | None, info: distributed.DistInfo) -> Path:
-    """The pretraining store; rank 0 generates it on first use while the others wait."""
+    """The pretraining store. Under torchrun every rank asks; the task cache's file lock lets one
+    generate it on first use while the others wait (no collective, so no timeout however long)."""
     if data is not None:
         return Path(data)
     from jetbench.tasks import pretrain_split
 
-    path = pretrain_split(scale) if info.is_main else None
-    distributed.barrier()
-    return path if path is not None else pretrain_split(scale)
+    return pretrain_split(scale, progress=info.is_main)
 
 
 def _pretrain(
