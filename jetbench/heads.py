@@ -22,24 +22,49 @@ HEAD_KINDS = ("jet_class", "track_class", "vertex_pair")
 TRACK_CLASS_WEIGHTS = (0.3868, 1.4342, 3.3482, 2.3896)
 
 
+def packed_positions(mask: torch.Tensor) -> torch.Tensor:
+    """[B, P] -> position of each real token in `tokens[mask]` (-1 on padding)."""
+    pos = torch.full(mask.shape, -1, dtype=torch.long, device=mask.device)
+    pos[mask] = torch.arange(int(mask.sum()), device=mask.device)
+    return pos
+
+
+def unpack(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Packed per-token values [T, ...] -> [B, P, ...] with zeros on padding."""
+    out = values.new_zeros(*mask.shape, *values.shape[1:])
+    out[mask] = values
+    return out
+
+
 class ClassAttentionBlock(nn.Module):
-    """CaiT class-attention layer: only the class token is updated; it attends to itself+tokens."""
+    """CaiT class-attention layer: only the class token is updated; it attends to itself and the
+    real tokens. Per-token work (norm, key/value projection) runs on packed real tokens only."""
 
     def __init__(self, dim: int, heads: int, dropout: float):
         super().__init__()
+        self.heads, self.attn_drop = heads, dropout
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(dropout),
                                  nn.Linear(2 * dim, dim), nn.Dropout(dropout))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, cls: torch.Tensor, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
-        u = self.norm1(torch.cat([cls, x], dim=1))
+    def forward(self, cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """cls [B, 1, D]; x = packed real tokens [T, D]; mask [B, P]."""
+        B, P = mask.shape
+        D, h = cls.shape[-1], self.heads
+        c = self.norm1(cls)
+        kv = torch.cat([self.kv(c), unpack(self.kv(self.norm1(x)), mask)], dim=1)  # [B, 1+P, 2D]
+        k, v = kv.view(B, 1 + P, 2, h, D // h).permute(2, 0, 3, 1, 4)
+        q = self.q(c).view(B, 1, h, D // h).transpose(1, 2)
         # the class token is always a valid key, so no row is fully masked (no NaN for empty jets)
-        key_pad = torch.cat([pad.new_zeros(pad.shape[0], 1), pad], dim=1)
-        a, _ = self.attn(u[:, :1], u, u, key_padding_mask=key_pad, need_weights=False)
-        cls = cls + self.drop(a)
+        keep = torch.cat([mask.new_ones(B, 1), mask], dim=1)[:, None, None, :]
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=keep,
+                                           dropout_p=self.attn_drop if self.training else 0.0)
+        cls = cls + self.drop(self.proj(a.transpose(1, 2).reshape(B, 1, D)))
         return cls + self.mlp(self.norm2(cls))
 
 
@@ -58,10 +83,10 @@ class ClassAttentionHead(nn.Module):
         self.n_out = n_out
 
     def forward(self, jet: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = self.proj(tokens)
-        cls = self.cls.expand(x.shape[0], -1, -1)
+        x = self.proj(tokens[mask])
+        cls = self.cls.expand(mask.shape[0], -1, -1)
         for block in self.blocks:
-            cls = block(cls, x, ~mask)
+            cls = block(cls, x, mask)
         logits = self.out(self.norm(cls[:, 0]))
         return logits[:, 0] if self.n_out == 1 else logits
 
@@ -97,7 +122,7 @@ class TrackHead(nn.Module):
                     else ResidualMLP(in_dim, n_out, hidden, blocks, dropout))
 
     def forward(self, jet: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.net(tokens)
+        return unpack(self.net(tokens[mask]), mask)
 
 
 def pair_index(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -124,8 +149,9 @@ class PairHead(nn.Module):
 
     def forward(self, jet: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, i, j = pair_index(mask)
-        f = self.f(tokens)
-        logit = self.out((f[b, i] - f[b, j]).abs())[:, 0]
+        f = self.f(tokens[mask])  # packed: F runs on real tracks only
+        pos = packed_positions(mask)
+        logit = self.out((f[pos[b, i]] - f[pos[b, j]]).abs())[:, 0]
         out = logit.new_zeros(mask.shape[0], mask.shape[1], mask.shape[1])
         out = out.index_put((b, i, j), logit)
         return out.index_put((b, j, i), logit)

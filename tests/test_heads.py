@@ -47,7 +47,7 @@ def test_class_attention_ignores_padding():
 def test_head_hyperparameters_match_paper():
     head = build_head(_task("jet_class", 10), in_dim=32)
     assert len(head.blocks) == 2 and head.proj.out_features == 128
-    assert head.blocks[0].attn.num_heads == 4 and head.blocks[0].attn.dropout == 0.2
+    assert head.blocks[0].heads == 4 and head.blocks[0].attn_drop == 0.2
     track = build_head(_task("track_class", 4), in_dim=32)
     assert len(track.net.blocks) == 3 and track.net.inp.out_features == 128
     binary = build_head(_task("jet_class", 2, loss={"name": "bce"}), in_dim=32)
