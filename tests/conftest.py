@@ -44,3 +44,15 @@ def random_batch(n: int = 64, dataset: str = "jetclass", seed: int = 0) -> JetBa
         batch.vtx_id = np.where(mask, rng.integers(0, 3, size=(n, P)), -1).astype(np.int16)
         batch.track_type = np.where(mask, rng.integers(0, 4, size=(n, P)), -1).astype(np.int8)
     return batch
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op torch thread for a test module (restored after it): tiny models run faster and
+    are robust to other processes on the cores. Use: `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch  # here, not at the top: most test modules never need torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

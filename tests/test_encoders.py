@@ -16,6 +16,7 @@ from jetbench.encoders import (
 )
 from tests.conftest import random_batch
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 NAMES = list_encoders()
 _FITTED: dict[str, PretrainableEncoder] = {}
 
@@ -29,15 +30,6 @@ def fitted(name: str, **overrides) -> PretrainableEncoder:
         model.fit_preprocessing(random_batch(64, seed=11), seed=0)
         _FITTED[key] = model
     return _FITTED[key]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster and robust to other processes on the cores."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +53,19 @@ def test_registry_lists_reference_encoders():
         "nobackbone",
     }
     assert expected <= set(NAMES)
+
+
+def test_builtin_factories_are_module_attributes():
+    """Variants made by register_variant keep their name and resolve as 'module:factory' specs."""
+    from jetbench.encoders.registry import get_factory
+
+    for name in ("mpmv1_kmeans", "mpm_flow", "ssfm", "nobackbone"):
+        factory = get_factory(name)
+        assert factory.__name__ == name
+        assert get_factory(f"{factory.__module__}:{name}") is factory
+    model = create_encoder("jetbench.encoders.mpmv2:mpm_kmeans", "smoke", drop_frac=0.5)
+    assert model.name == "mpm_kmeans" and model.drop_frac == 0.5 and model.embed_dim == 32
+    assert model.get_config()["target_cfg"]["k"] == 32 and model.get_config()["id_weight"] == 0.3
 
 
 @pytest.mark.parametrize("name", NAMES)

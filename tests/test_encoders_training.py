@@ -14,6 +14,7 @@ import torch
 from jetbench.data.format import JetBatch
 from jetbench.encoders import PretrainableEncoder, create_encoder, list_encoders, tensor_batch
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 STEPS = 100
 
 
@@ -35,14 +36,6 @@ def learnable_batch(n: int = 24, n_slots: int = 24, seed: int = 0) -> JetBatch:
 
 
 PRETRAINED = [n for n in list_encoders() if create_encoder(n, "smoke").needs_pretraining]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 TASK_LOG = {"reg": "reg_", "kmeans": "kmeans_ce", "binning": "binning_ce", "vqvae": "vqvae_ce",

@@ -120,16 +120,11 @@ class Backbone(nn.Module):
     """Registers + transformer over an already embedded, compacted particle set.
 
     forward(x [B, n, d], valid [B, n]) -> (tokens [B, n, d], registers [B, R, d]).
+    Built by `SetEncoder`, whose constructor holds the defaults (they are the stored config).
     """
 
     def __init__(
-        self,
-        dim: int,
-        depth: int,
-        heads: int,
-        n_registers: int = 8,
-        ff_mult: int = 2,
-        layerscale_init: float = 1e-3,
+        self, dim: int, depth: int, heads: int, n_registers: int, ff_mult: int, layerscale_init: float
     ) -> None:
         super().__init__()
         self.dim = dim

@@ -7,10 +7,8 @@ Both still fit the input transform on the pretraining sample, so their inputs ma
 
 from __future__ import annotations
 
-from typing import Any
-
 from jetbench.encoders.model import BACKBONE_SCALES, SetEncoder
-from jetbench.encoders.registry import build, register_encoder
+from jetbench.encoders.registry import register_variant
 
 
 class RandomInitEncoder(SetEncoder):
@@ -19,11 +17,5 @@ class RandomInitEncoder(SetEncoder):
     needs_pretraining = False
 
 
-@register_encoder
-def scratch(scale: str = "cpu", **overrides: Any) -> RandomInitEncoder:
-    return build(RandomInitEncoder, "scratch", dict(BACKBONE_SCALES[scale]), overrides)
-
-
-@register_encoder
-def nobackbone(scale: str = "cpu", **overrides: Any) -> RandomInitEncoder:
-    return build(RandomInitEncoder, "nobackbone", {**BACKBONE_SCALES[scale], "depth": 0}, overrides)
+scratch = register_variant(RandomInitEncoder, "scratch", BACKBONE_SCALES)
+nobackbone = register_variant(RandomInitEncoder, "nobackbone", BACKBONE_SCALES, depth=0)

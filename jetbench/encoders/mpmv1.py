@@ -21,9 +21,9 @@ from torch import Tensor, nn
 from jetbench.data.format import JetBatch
 from jetbench.encoders.base import Batch
 from jetbench.encoders.model import BACKBONE_SCALES, SetEncoder
-from jetbench.encoders.registry import build, register_encoder
+from jetbench.encoders.registry import Factory, register_variant
 from jetbench.encoders.sets import gather, random_subset, sequence_rank
-from jetbench.encoders.targets import build_target
+from jetbench.encoders.targets import build_target, vqvae_target_cfg
 
 ORDERINGS = ("none", "head", "backbone")
 
@@ -83,6 +83,8 @@ class MPMv1(SetEncoder):
 
 # -- registered variants (configs of the one class above) ----------------------------------------
 HEAD_HIDDEN = {"smoke": 32, "cpu": 128, "paper": 512}
+# MPMv1's VQ-VAE tokeniser recipe (Euclidean codebook, MSE reconstruction)
+V1_VQ_RECIPE = {"cosine": False, "decay": 0.9, "commitment": 10.0, "recon": "mse", "vq_weight": 1.0, "dead_code": 2}
 V1_TARGETS: dict[str, dict[str, dict[str, Any]]] = {
     "reg": {s: {"hidden": h, "loss": "mse"} for s, h in HEAD_HIDDEN.items()},
     "kmeans": {
@@ -94,61 +96,17 @@ V1_TARGETS: dict[str, dict[str, dict[str, Any]]] = {
         "cpu": {"hidden": 128, "bins": [5, 5, 5, 2, 2, 2, 2]},
         "paper": {"hidden": 512, "bins": [8, 8, 8, 2, 2, 2, 2]},
     },
-    "vqvae": {
-        s: {
-            "hidden": h,
-            "smoothing": 0.0,
-            "fit_steps": steps,
-            "fit_batch": fb,
-            "vq": {
-                "dim": vd,
-                "depth": vl,
-                "heads": vh,
-                "codebook_size": cb,
-                "code_dim": 16,
-                "cosine": False,
-                "decay": 0.9,
-                "commitment": 10.0,
-                "recon": "mse",
-                "vq_weight": 1.0,
-                "dead_code": 2,
-            },
-        }
-        for s, h, steps, fb, vd, vl, vh, cb in (
-            ("smoke", 32, 30, 32, 16, 1, 2, 32),
-            ("cpu", 128, 200, 64, 64, 2, 4, 512),
-            ("paper", 512, 20000, 256, 128, 3, 8, 512),
-        )
-    },
+    "vqvae": {s: vqvae_target_cfg(s, h, 0.0, code_dim=16, **V1_VQ_RECIPE) for s, h in HEAD_HIDDEN.items()},
 }
 
 
-def _v1(name: str, target: str, scale: str, overrides: dict[str, Any]) -> MPMv1:
-    defaults = {
-        **BACKBONE_SCALES[scale],
-        "target": target,
-        "target_cfg": V1_TARGETS[target][scale],
-        "ordering": "head",
-        "mask_frac": 0.3,
-    }
-    return build(MPMv1, name, defaults, overrides)
+def _v1(name: str, target: str) -> Factory:
+    """An MPMv1 variant predicting `target`, with the paper's head ordering and 30% masking."""
+    targets = {s: {"target": target, "target_cfg": cfg} for s, cfg in V1_TARGETS[target].items()}
+    return register_variant(MPMv1, name, BACKBONE_SCALES, targets, ordering="head", mask_frac=0.3)
 
 
-@register_encoder
-def mpmv1_vqvae(scale: str = "cpu", **overrides: Any) -> MPMv1:
-    return _v1("mpmv1_vqvae", "vqvae", scale, overrides)
-
-
-@register_encoder
-def mpmv1_kmeans(scale: str = "cpu", **overrides: Any) -> MPMv1:
-    return _v1("mpmv1_kmeans", "kmeans", scale, overrides)
-
-
-@register_encoder
-def mpmv1_binning(scale: str = "cpu", **overrides: Any) -> MPMv1:
-    return _v1("mpmv1_binning", "binning", scale, overrides)
-
-
-@register_encoder
-def mpmv1_reg(scale: str = "cpu", **overrides: Any) -> MPMv1:
-    return _v1("mpmv1_reg", "reg", scale, overrides)
+mpmv1_vqvae = _v1("mpmv1_vqvae", "vqvae")
+mpmv1_kmeans = _v1("mpmv1_kmeans", "kmeans")
+mpmv1_binning = _v1("mpmv1_binning", "binning")
+mpmv1_reg = _v1("mpmv1_reg", "reg")

@@ -21,9 +21,9 @@ from jetbench.data.format import JetBatch
 from jetbench.encoders.backbone import Transformer
 from jetbench.encoders.base import Batch
 from jetbench.encoders.model import BACKBONE_SCALES, N_IDS, SetEncoder
-from jetbench.encoders.registry import build, register_encoder
+from jetbench.encoders.registry import Factory, register_variant
 from jetbench.encoders.sets import compact, gather, random_subset, scatter, value_rank
-from jetbench.encoders.targets import build_target, mlp
+from jetbench.encoders.targets import build_target, mlp, vqvae_target_cfg
 
 
 class MPMv2(SetEncoder):
@@ -94,6 +94,8 @@ DECODER_SCALES = {  # paper time: 128 x 4 x 4 (the thesis says 256); a knob
     "paper": {"dec_dim": 128, "dec_depth": 4, "dec_heads": 4},
 }
 _SMOKE, _CPU, _PAPER = "smoke", "cpu", "paper"
+# MPMv2's VQ-VAE tokeniser recipe (cosine codebook, Huber reconstruction)
+V2_VQ_RECIPE = {"cosine": True, "decay": 0.8, "commitment": 1.0, "recon": "huber", "vq_weight": 10.0, "dead_code": 2}
 V2_TARGETS: dict[str, dict[str, dict[str, Any]]] = {
     "reg": {s: {"hidden": d["dec_dim"], "loss": "l1"} for s, d in DECODER_SCALES.items()},
     "kmeans": {
@@ -101,30 +103,8 @@ V2_TARGETS: dict[str, dict[str, dict[str, Any]]] = {
         for s, k in ((_SMOKE, 32), (_CPU, 1024), (_PAPER, 16384))
     },
     "vqvae": {
-        s: {
-            "hidden": DECODER_SCALES[s]["dec_dim"],
-            "smoothing": 0.05,
-            "fit_steps": steps,
-            "fit_batch": fb,
-            "vq": {
-                "dim": vd,
-                "depth": vl,
-                "heads": vh,
-                "codebook_size": cb,
-                "code_dim": cd,
-                "cosine": True,
-                "decay": 0.8,
-                "commitment": 1.0,
-                "recon": "huber",
-                "vq_weight": 10.0,
-                "dead_code": 2,
-            },
-        }
-        for s, steps, fb, vd, vl, vh, cb, cd in (
-            (_SMOKE, 30, 32, 16, 1, 2, 32, 8),
-            (_CPU, 200, 64, 64, 2, 4, 512, 32),
-            (_PAPER, 20000, 256, 128, 3, 8, 512, 32),
-        )
+        s: vqvae_target_cfg(s, DECODER_SCALES[s]["dec_dim"], 0.05, code_dim=cd, **V2_VQ_RECIPE)
+        for s, cd in ((_SMOKE, 8), (_CPU, 32), (_PAPER, 32))
     },
     "flow": {
         _SMOKE: {"context": 16, "transforms": 6, "bins": 8, "bound": 4.0, "hidden": [16, 16]},
@@ -139,38 +119,14 @@ V2_TARGETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def _v2(name: str, target: str, scale: str, overrides: dict[str, Any]) -> MPMv2:
-    defaults = {
-        **BACKBONE_SCALES[scale],
-        **DECODER_SCALES[scale],
-        "target": target,
-        "target_cfg": V2_TARGETS[target][scale],
-        "drop_frac": 0.4,
-        "id_weight": 0.3,
-    }
-    return build(MPMv2, name, defaults, overrides)
+def _v2(name: str, target: str) -> Factory:
+    """An MPMv2 variant with the continuous task `target`, dropping 40% (the paper's defaults)."""
+    targets = {s: {"target": target, "target_cfg": cfg} for s, cfg in V2_TARGETS[target].items()}
+    return register_variant(MPMv2, name, BACKBONE_SCALES, DECODER_SCALES, targets, drop_frac=0.4, id_weight=0.3)
 
 
-@register_encoder
-def mpm_reg(scale: str = "cpu", **overrides: Any) -> MPMv2:
-    return _v2("mpm_reg", "reg", scale, overrides)
-
-
-@register_encoder
-def mpm_kmeans(scale: str = "cpu", **overrides: Any) -> MPMv2:
-    return _v2("mpm_kmeans", "kmeans", scale, overrides)
-
-
-@register_encoder
-def mpm_vqvae(scale: str = "cpu", **overrides: Any) -> MPMv2:
-    return _v2("mpm_vqvae", "vqvae", scale, overrides)
-
-
-@register_encoder
-def mpm_flow(scale: str = "cpu", **overrides: Any) -> MPMv2:
-    return _v2("mpm_flow", "flow", scale, overrides)
-
-
-@register_encoder
-def mpm_cfm(scale: str = "cpu", **overrides: Any) -> MPMv2:
-    return _v2("mpm_cfm", "cfm", scale, overrides)
+mpm_reg = _v2("mpm_reg", "reg")
+mpm_kmeans = _v2("mpm_kmeans", "kmeans")
+mpm_vqvae = _v2("mpm_vqvae", "vqvae")
+mpm_flow = _v2("mpm_flow", "flow")
+mpm_cfm = _v2("mpm_cfm", "cfm")

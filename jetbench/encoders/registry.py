@@ -1,6 +1,7 @@
 """Encoder registry: `create_encoder(name, scale, **overrides)` and `list_encoders()` (timm-style).
 
-Built-in variants are small factory functions registered with `@register_encoder`. Third parties
+Built-in variants are factories made by `register_variant` (per-scale default tables + fixed
+values, one line each); any function decorated with `@register_encoder` works too. Third parties
 register a factory under the entry-point group `jetbench.encoders` (name = 'module:factory'), or
 pass a 'module:factory' spec directly as the name. A factory takes `scale` (if it accepts it) and
 keyword overrides and returns an `Encoder`.
@@ -12,7 +13,7 @@ import copy
 import importlib
 import importlib.metadata
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jetbench.encoders.base import Encoder
@@ -35,6 +36,27 @@ def register_encoder(fn: Factory) -> Factory:
     """Decorator: register a factory under its function name."""
     _REGISTRY[fn.__name__] = fn
     return fn
+
+
+def register_variant(
+    cls: type[Encoder], name: str, *scale_tables: Mapping[str, Mapping[str, Any]], **fixed: Any
+) -> Factory:
+    """Register `name` as a factory `(scale="cpu", **overrides)` that builds `cls` from its defaults.
+
+    The defaults at a scale are each table's entry for that scale, merged in order, then `fixed`.
+    Variants of one model differ only in these defaults, so they share this one factory body. The
+    factory reports `cls`'s module as its own: assign it to a module-level name there, under `name`,
+    so 'module:factory' specs (and pickling) find it.
+    """
+
+    def factory(scale: str = "cpu", **overrides: Any) -> Encoder:
+        defaults = {key: value for table in scale_tables for key, value in table[scale].items()}
+        return build(cls, name, {**defaults, **fixed}, overrides)
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__module__ = cls.__module__
+    factory.__doc__ = f"The '{name}' variant of {cls.__name__} at a scale, with config overrides."
+    return register_encoder(factory)
 
 
 def _load_builtins() -> None:

@@ -20,7 +20,7 @@ from jetbench.encoders.backbone import Attention, SwiGLU, safe_key_mask
 from jetbench.encoders.base import Batch
 from jetbench.encoders.generative import flow_matching_loss, time_embedding
 from jetbench.encoders.model import BACKBONE_SCALES, N_FEATURES, N_IDS, SetEncoder
-from jetbench.encoders.registry import build, register_encoder
+from jetbench.encoders.registry import register_variant
 from jetbench.encoders.sets import compact, gather, random_subset
 
 
@@ -123,12 +123,4 @@ GENERATOR_SCALES = {  # paper: 4 layers, 8 heads, dim 256
 }
 
 
-@register_encoder
-def ssfm(scale: str = "cpu", **overrides: Any) -> SSFM:
-    defaults = {
-        **BACKBONE_SCALES[scale],
-        **GENERATOR_SCALES[scale],
-        "frac_low": 0.2,
-        "frac_high": 1.0,
-    }
-    return build(SSFM, "ssfm", defaults, overrides)
+ssfm = register_variant(SSFM, "ssfm", BACKBONE_SCALES, GENERATOR_SCALES, frac_low=0.2, frac_high=1.0)

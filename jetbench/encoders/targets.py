@@ -209,6 +209,27 @@ class VQVAETarget(ClassTarget):
         return codes[select]
 
 
+# VQ-VAE tokeniser size and fitting budget per scale, the same for MPMv1 and MPMv2 (their recipes differ)
+VQVAE_SCALES: dict[str, dict[str, Any]] = {
+    "smoke": {"fit_steps": 30, "fit_batch": 32, "vq": {"dim": 16, "depth": 1, "heads": 2, "codebook_size": 32}},
+    "cpu": {"fit_steps": 200, "fit_batch": 64, "vq": {"dim": 64, "depth": 2, "heads": 4, "codebook_size": 512}},
+    "paper": {"fit_steps": 20000, "fit_batch": 256, "vq": {"dim": 128, "depth": 3, "heads": 8, "codebook_size": 512}},
+}
+
+
+def vqvae_target_cfg(scale: str, hidden: int, smoothing: float, **recipe: Any) -> dict[str, Any]:
+    """`VQVAETarget` config at a scale: the shared size plus a paper's head width, smoothing and
+    VQ-VAE recipe (`recipe` = the remaining `VQVAE` keywords: code_dim, cosine, decay, ...)."""
+    size = VQVAE_SCALES[scale]
+    return {
+        "hidden": hidden,
+        "smoothing": smoothing,
+        "fit_steps": size["fit_steps"],
+        "fit_batch": size["fit_batch"],
+        "vq": {**size["vq"], **recipe},
+    }
+
+
 def build_target(kind: str, in_dim: int, cfg: dict[str, Any]) -> Target:
     """The target named `kind` with head input width `in_dim` and its config."""
     from jetbench.encoders.generative import CFMTarget, FlowTarget
