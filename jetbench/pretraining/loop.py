@@ -50,7 +50,7 @@ class PretrainLoop:
         self.optimizer = adamw(self.params, cfg.lr, cfg.weight_decay)
         self.schedule = WarmupExpDecay.scaled(cfg.steps, cfg.lr)
         self.sampler = BatchSampler(len(data), cfg.batch_size, cfg.seed, data.block_chunks)
-        self.probe = OnlineProbe(model.embed_dim, n_classes).to(device)
+        self.probe = OnlineProbe(model.embed_dim, n_classes, cfg.probe_lr).to(device)
         self.forward = distributed.wrap(model, info, device)
         self.step = 0
         self.log: list[dict] = []
@@ -157,6 +157,7 @@ class PretrainLoop:
             "weight_decay",
             "grad_clip",
             "probe_every",
+            "probe_lr",
         )
         diff = [
             f"{k}={state['config'][k]} (now {getattr(self.cfg, k)})"

@@ -20,7 +20,7 @@ from jetbench.pretraining.config import adamw
 class OnlineProbe(nn.Module):
     """Linear probe with its own AdamW; `update` trains it on one batch and counts hits."""
 
-    def __init__(self, embed_dim: int, n_classes: int, lr: float = 1e-3):
+    def __init__(self, embed_dim: int, n_classes: int, lr: float = 1e-2):
         super().__init__()
         self.linear = nn.Linear(embed_dim, n_classes)
         self.optimizer = adamw(self.linear.parameters(), lr, weight_decay=0.0)
