@@ -84,7 +84,6 @@ def test_killed_sweep_resumes(tmp_path):
     proc.wait()
     first = {p.name: p.stat().st_mtime_ns for p in res.glob("*.json")}
     assert 1 <= len(first) < 4, "the kill should land between the first and the last cell"
-    assert not list(res.glob(".*tmp*")) or True  # a killed atomic write leaves only a dot-file
     out = subprocess.run(_sweep(res, 1), capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr
     assert f"{len(first)} already done, {4 - len(first)} to run" in out.stderr
