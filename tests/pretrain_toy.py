@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jetbench.encoders.base import PretrainableEncoder, check_batch
+from jetbench.encoders.base import Encoder, PretrainableEncoder, check_batch
 
 # tests set {"at": k, "how": "error" | "sigint" | "nan"}: interrupt a run in its k-th pretrain_loss
 # call (an exception, a Ctrl-C, or a NaN loss from then on)
@@ -84,3 +84,21 @@ def make_toy(scale: str = "smoke", **overrides) -> ToyEncoder:
 
 def make_toy_content(scale: str = "smoke", **overrides) -> ToyEncoder:
     return ToyEncoder(mask_mode="content", **overrides)
+
+
+class PlainEncoder(Encoder):
+    """Ready to encode, nothing to pretrain (a plug-in shipped with its own weights)."""
+
+    def __init__(self, dim: int = 8):
+        super().__init__()
+        self.embed_dim, self._config = dim, {"dim": dim}
+        self.lin = nn.Linear(7, dim)
+
+    def encode(self, batch):
+        csts, _, mask = check_batch(batch)
+        tokens = self.lin(csts) * mask.unsqueeze(-1)
+        return tokens.sum(1) / mask.sum(1, keepdim=True).clamp_min(1), tokens, mask
+
+
+def make_plain(scale: str = "smoke", **overrides) -> PlainEncoder:
+    return PlainEncoder(**overrides)

@@ -350,3 +350,11 @@ def test_cli_pretrain_on_the_generated_smoke_split(tmp_path):
     assert main(["pretrain", "--encoder", "mpm_reg", "--scale", "smoke", "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "pretrain_log.json").read_text())
     assert summary["steps"] == 20 and summary["loss_end"] < summary["loss_start"]
+
+
+def test_plain_encoder_is_refused_with_one_line(tmp_path, capsys):
+    from jetbench.cli import main
+
+    assert main(["pretrain", "--encoder", "pretrain_toy:make_plain", "--scale", "smoke", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nothing to pretrain" in err

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from jetbench.errors import JetbenchError
 from jetbench.fileio import write_json, write_text
 from jetbench.paths import checkpoint_dir
 from jetbench.pretraining import distributed
@@ -95,7 +96,7 @@ def _pretrain(
     data: str | os.PathLike | None,
     progress: bool,
 ) -> Path:
-    from jetbench.encoders import create_encoder
+    from jetbench.encoders import PretrainableEncoder, create_encoder
 
     root = out / STATE_DIR
     saved = load_train_state(root) if resume else None
@@ -107,6 +108,11 @@ def _pretrain(
     if saved is None:
         torch.manual_seed(cfg.seed)
         model = create_encoder(cfg.name, cfg.scale)  # first: a wrong name fails before data work
+        if not isinstance(model, PretrainableEncoder):
+            raise JetbenchError(
+                f"encoder '{cfg.name}' is a plain Encoder (no fit_preprocessing/pretrain_loss): "
+                "there is nothing to pretrain; use it as it is"
+            )
     data_path = _data_path(cfg.scale, data, info)
     jets = PretrainData(data_path)
     if saved is None:
