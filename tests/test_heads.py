@@ -17,6 +17,15 @@ from jetbench.heads import (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # the test machine is shared: one intra-op thread avoids oversubscription stalls
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def _task(head: str, n_classes: int, loss=None):
     return SimpleNamespace(head=head, n_classes=n_classes, loss=loss)
 
