@@ -33,12 +33,7 @@ GRID = [pytest.param(e, t, p, marks=() if (e, t, p) in DEFAULT else pytest.mark.
         for e in ENCODERS for t in TASKS for p in PROTOCOLS]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_registered_tasks_are_covered():
