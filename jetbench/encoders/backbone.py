@@ -4,6 +4,11 @@ No positional encoding anywhere, so outputs are permutation-equivariant in the p
 is handled by the caller compacting the set (jetbench.encoders.sets.compact) and by a boolean
 key-padding mask in `F.scaled_dot_product_attention`; registers are always valid keys, so no
 attention row is ever fully masked (an empty jet just attends to the registers).
+
+Jets differ a lot in length (JetClass: mean ~47, max ~110 particles), so a batch compacted to its
+longest jet is still about half padding. With enough padding the per-token layers (norms, qkv,
+projection, feed-forward: ~85% of the FLOPs at d=128) run on the packed real tokens only and just
+the attention product sees the padded layout (`Packing`); the result is the same function.
 """
 
 from __future__ import annotations
@@ -16,6 +21,27 @@ from torch import Tensor, nn
 def safe_key_mask(valid: Tensor) -> Tensor:
     """Key mask with every row attending to something (an all-padding row would give NaN)."""
     return valid | ~valid.any(-1, keepdim=True)
+
+
+# pack when at most this fraction of the [B, N] positions is real; above it the gather/scatter
+# costs more than the padded rows it saves
+PACK_BELOW = 0.8
+
+
+class Packing:
+    """Positions of the real tokens of a padded [B, N] layout: pack [B, N, C] <-> [T, C]."""
+
+    def __init__(self, valid: Tensor) -> None:
+        self.shape = valid.shape
+        self.flat = valid.reshape(-1).nonzero().squeeze(1)
+
+    def pack(self, x: Tensor) -> Tensor:
+        return x.reshape(-1, x.shape[-1]).index_select(0, self.flat)
+
+    def unpack(self, t: Tensor) -> Tensor:
+        """Packed rows back into the padded layout; padded positions are 0."""
+        out = t.new_zeros(self.shape.numel(), t.shape[-1]).index_copy(0, self.flat, t)
+        return out.view(*self.shape, t.shape[-1])
 
 
 class LayerScale(nn.Module):
@@ -71,6 +97,16 @@ class Attention(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return _linear(out.transpose(1, 2).reshape(B, N, D), self.proj, scale)
 
+    def forward_packed(self, x: Tensor, packing: Packing, key_mask: Tensor,
+                       scale: Tensor | None = None) -> Tensor:
+        """Self-attention on packed tokens [T, D]: projections packed, the product padded."""
+        B, N = packing.shape
+        D, h = x.shape[-1], self.heads
+        qkv = packing.unpack(self.qkv(x))
+        q, k, v = qkv.view(B, N, 3, h, D // h).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :])
+        return _linear(packing.pack(out.transpose(1, 2).reshape(B, N, D)), self.proj, scale)
+
 
 class SwiGLU(nn.Module):
     """Gated feed-forward (Shazeer 2020): W3(silu(W1 x) * W2 x)."""
@@ -97,8 +133,13 @@ class Block(nn.Module):
         self.ff = SwiGLU(dim, ff_mult * dim)
         self.ls2 = LayerScale(dim, layerscale_init)
 
-    def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        x = x + self.attn(self.norm1(x), key_mask, scale=self.ls1.gamma)
+    def forward(self, x: Tensor, key_mask: Tensor | None = None, packing: Packing | None = None
+                ) -> Tensor:
+        """x [B, N, d], or packed real tokens [T, d] when `packing` is given."""
+        if packing is None:
+            x = x + self.attn(self.norm1(x), key_mask, scale=self.ls1.gamma)
+        else:
+            x = x + self.attn.forward_packed(self.norm1(x), packing, key_mask, scale=self.ls1.gamma)
         return x + self.ff(self.norm2(x), scale=self.ls2.gamma)
 
 
@@ -111,9 +152,15 @@ class Transformer(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        """x [B, N, d]; positions where `key_mask` is False come back as 0 if the batch was packed."""
+        packing = None
+        if key_mask is not None and self.blocks and float(key_mask.float().mean()) <= PACK_BELOW:
+            packing = Packing(key_mask)
+            x = packing.pack(x)
         for block in self.blocks:
-            x = block(x, key_mask)
-        return self.norm(x)
+            x = block(x, key_mask, packing)
+        x = self.norm(x)
+        return x if packing is None else packing.unpack(x)
 
 
 class Backbone(nn.Module):
