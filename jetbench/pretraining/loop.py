@@ -48,7 +48,7 @@ class PretrainLoop:
         self.model, self.data, self.cfg, self.device, self.info = model.to(device), data, cfg, device, info
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = adamw(self.params, cfg.lr, cfg.weight_decay)
-        self.schedule = WarmupExpDecay.scaled(cfg.steps, cfg.lr)
+        self.schedule = WarmupExpDecay.scaled(cfg.steps, cfg.lr, cfg.half_life_fraction)
         self.sampler = BatchSampler(len(data), cfg.batch_size, cfg.seed, data.block_chunks)
         self.probe = OnlineProbe(model.embed_dim, n_classes, cfg.probe_lr).to(device)
         self.forward = distributed.wrap(model, info, device)

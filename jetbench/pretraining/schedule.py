@@ -2,6 +2,8 @@
 
 The MPMv2 paper trains 1M steps with a 50k-step warm-up and a 100k-step half-life; a shorter run
 keeps the same shape by scaling both to the step count (5 % warm-up, half-life 10 % of the steps).
+Very short runs may ask for a longer half-life: at 400 steps a 10 % half-life leaves the second
+half of the run below 3 % of the peak learning rate, i.e. mostly wasted.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ class WarmupExpDecay:
     half_life: int
 
     @classmethod
-    def scaled(cls, total_steps: int, base_lr: float = PAPER_LR) -> WarmupExpDecay:
+    def scaled(cls, total_steps: int, base_lr: float = PAPER_LR,
+               half_life_fraction: float = PAPER_HALF_LIFE / PAPER_STEPS) -> WarmupExpDecay:
         """The paper schedule shrunk (or stretched) proportionally to `total_steps`."""
         warmup = max(1, round(total_steps * PAPER_WARMUP / PAPER_STEPS))
-        half_life = max(1, round(total_steps * PAPER_HALF_LIFE / PAPER_STEPS))
+        half_life = max(1, round(total_steps * half_life_fraction))
         return cls(base_lr=base_lr, warmup_steps=warmup, half_life=half_life)
 
     def lr(self, step: int) -> float:
