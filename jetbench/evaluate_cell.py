@@ -253,6 +253,8 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
                      device=device, results_dir=results_dir, progress=progress,
                      overrides=overrides, encoders=encoders)
     dd.init_from_env(plan.device)  # after pretraining, which sets up and tears down its own group
+    # data generation and pretraining may have taken a while: look at the machine again
+    torch.set_num_threads(auto_threads(threads))
     if not force:
         old, why = finished(plan)
         if old is not None:

@@ -205,5 +205,5 @@ def test_packed_transformer_equals_padded(monkeypatch):
     assert torch.allclose(packed[valid], padded[valid], atol=1e-5)
     assert float(packed[~valid].abs().max()) == 0.0
     assert torch.allclose(gx_p[valid], gx_d[valid], atol=1e-5)
-    for a, b in zip(gp_p, gp_d):
+    for a, b in zip(gp_p, gp_d, strict=True):
         assert torch.allclose(a, b, atol=1e-4)

@@ -146,3 +146,37 @@ def test_evaluate_api_with_in_memory_model_leaves_it_untouched(tmp_path):
 def test_in_memory_model_checked(tmp_path):
     with pytest.raises(JetbenchError, match="has no encode"):
         jetbench.evaluate(torch.nn.Linear(2, 2), tasks=["btag"], scale="smoke")
+
+
+def test_auto_threads_uses_what_other_processes_use_now(monkeypatch):
+    """Threads = cores minus the cores busy right now (from /proc/stat deltas, not the lagging
+    load average); an explicit request or OMP_NUM_THREADS wins."""
+    from jetbench import evaluate_report as er
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(er.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(er.time, "sleep", lambda s: None)
+
+    def sampled(busy_delta, total_delta):
+        seq = iter([(1000, 5000), (1000 + busy_delta, 5000 + total_delta)])
+        monkeypatch.setattr(er, "_cpu_times", lambda: next(seq))
+
+    sampled(300, 400)  # 75 % of 4 cores busy = 3 cores
+    assert er.auto_threads() == 1
+    sampled(100, 400)  # 1 core busy
+    assert er.auto_threads() == 3
+    sampled(0, 400)
+    assert er.auto_threads() == 4
+    assert er.auto_threads(2) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert er.auto_threads() == 3
+
+
+def test_cpu_times_reads_proc_stat():
+    from jetbench.evaluate_report import _cpu_times
+
+    t = _cpu_times()
+    if t is None:
+        pytest.skip("no /proc/stat on this platform")
+    busy, total = t
+    assert 0 <= busy <= total and total > 0
