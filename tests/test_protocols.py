@@ -105,7 +105,11 @@ def test_registry_lists_protocols():
         get_protocol("frozen", scale="smoke", nonsense=1)
     a = get_protocol("finetune", "cpu", budget=1000)
     b = get_protocol("finetune", "cpu", budget=50_000)
-    assert a.settings["freeze_steps"] < b.settings["freeze_steps"] and a.hash() != b.hash()
+    # cpu: a long frozen phase for few labels (the head must learn first), short for many
+    assert a.settings["freeze_steps"] > b.settings["freeze_steps"] and a.hash() != b.hash()
+    p1 = get_protocol("finetune", "paper", budget=1000)
+    p2 = get_protocol("finetune", "paper", budget=50_000_000)
+    assert p1.settings["freeze_steps"] < p2.settings["freeze_steps"]
     assert get_protocol("scratch", "paper").settings["freeze_steps"] == 0
     assert get_protocol("finetune", "paper").settings["lr"] == 1e-4
 
@@ -201,6 +205,31 @@ def test_schedule_freeze_ramp_and_cosine():
     assert [s.backbone_factor(i) for i in (0, 19, 20, 24, 29, 50)] == [0, 0, 0.1, 0.5, 1.0, 1.0]
     assert s.lr_factor(0) == pytest.approx(0.1) and s.lr_factor(10) == pytest.approx(1.0)
     assert s.lr_factor(99) == pytest.approx(0.01, abs=0.01)
+    half = TrainSettings(max_steps=100, batch_size=8, lr=1.0, freeze_steps=20, ramp_steps=10,
+                         backbone_lr_scale=0.5)
+    assert [half.backbone_factor(i) for i in (19, 24, 29, 50)] == [0, 0.25, 0.5, 0.5]
+
+
+def test_cpu_finetune_budget_counts_backbone_steps_only():
+    """cpu fine-tuning: 150 frozen steps for <= 1k labels on top of the 21k-jet backbone budget;
+    validation no more often than every 25 steps; scratch has no frozen phase and full rate."""
+
+    class Limits:
+        batch_size, max_epochs, max_steps, patience, checkpoint = 128, 50, 2000, 8, "best"
+
+    class Task:
+        def training(self, scale):
+            return Limits()
+
+    ft = get_protocol("finetune", "cpu", budget=1000).train_settings(Task(), 1000)
+    assert (ft.freeze_steps, ft.ramp_steps, ft.backbone_lr_scale) == (150, 150, 0.5)
+    assert ft.max_steps == 150 + 21_000 // 128
+    assert ft.eval_every == 25 and ft.patience == 3  # ceil(8 epochs x 8 steps / 25)
+    sc = get_protocol("scratch", "cpu", budget=1000).train_settings(Task(), 1000)
+    assert (sc.freeze_steps, sc.backbone_lr_scale, sc.max_steps) == (0, 1.0, 21_000 // 128)
+    assert sc.backbone_factor(0) == 1.0
+    big = get_protocol("finetune", "cpu", budget=21_000).train_settings(Task(), 21_000)
+    assert big.freeze_steps == 15 and big.max_steps == 15 + 21_000 // 128
 
 
 def test_scratch_reinitialises_weights_but_keeps_buffers():

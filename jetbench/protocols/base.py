@@ -79,14 +79,15 @@ class Protocol(ABC):
         bs = max(1, min(bs, n_train))
         per_epoch = max(1, math.ceil(n_train / bs))
         caps = [int(s["max_steps"])]
-        if s.get("max_train_jets"):
-            caps.append(max(1, int(s["max_train_jets"]) // bs))
+        if s.get("max_train_jets"):  # jets seen while the backbone trains; frozen steps extra
+            caps.append(int(s.get("freeze_steps", 0)) + max(1, int(s["max_train_jets"]) // bs))
         if limits is not None:
             caps.append(limits.max_epochs * per_epoch)
             if limits.max_steps:
                 caps.append(limits.max_steps)
         max_steps = min(caps)
-        eval_every = max(1, min(int(s["eval_every"]), per_epoch, max_steps))
+        every_epoch = max(per_epoch, int(s.get("min_eval_every", 1)))
+        eval_every = max(1, min(int(s["eval_every"]), every_epoch, max_steps))
         patience = int(s["patience"])
         checkpoint = "best"
         if limits is not None:

@@ -59,6 +59,7 @@ class TrainSettings:
     val_max: int = 5000
     freeze_steps: int = 0
     ramp_steps: int = 0
+    backbone_lr_scale: float = 1.0
     clip_norm: float = 1.0
     checkpoint: str = "best"  # "best" (early stopping) or "last"
 
@@ -75,12 +76,12 @@ class TrainSettings:
         return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t))
 
     def backbone_factor(self, step: int) -> float:
-        """0 while frozen, then a linear ramp up to the head's learning rate."""
+        """0 while frozen, then a linear ramp up to `backbone_lr_scale` x the head's rate."""
         if step < self.freeze_steps:
             return 0.0
         if self.ramp_steps <= 0:
-            return 1.0
-        return min((step - self.freeze_steps + 1) / self.ramp_steps, 1.0)
+            return self.backbone_lr_scale
+        return self.backbone_lr_scale * min((step - self.freeze_steps + 1) / self.ramp_steps, 1.0)
 
 
 @dataclass
@@ -169,7 +170,7 @@ def train(model: TaskModel, loss_fn: nn.Module, train_src: Any, val_src: Any, s:
             else:
                 bad_evals += 1
             # never stop while the backbone has not had its full learning rate yet
-            ramped = s.backbone_factor(step) >= 1.0 or not backbone_params
+            ramped = step + 1 >= s.freeze_steps + s.ramp_steps or not backbone_params
             if s.checkpoint == "best" and bad_evals >= s.patience and ramped:
                 break
     bar.close()
