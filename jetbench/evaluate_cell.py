@@ -182,6 +182,10 @@ def plan_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, 
     revision = str(getattr(getattr(model, "meta", None), "revision", None)
                    or encoder_fingerprint(model))
     idx = budget_indices(spec, scale, budget, seed)
+    # settings that depend on how much labelled data there is (the fine-tuning freeze length)
+    # follow the jets actually trained on: a CWoLa budget counts signal jets only, while its whole
+    # training set carries (weak) labels
+    proto = get_protocol(protocol, scale=scale, budget=len(idx), **(overrides or {}))
     resolved = proto.train_settings(spec, len(idx))
     identity = {"encoder": name, "encoder_revision": revision, "task": spec.name,
                 "task_version": spec.version, "protocol": proto.identity(),

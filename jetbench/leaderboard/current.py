@@ -69,9 +69,12 @@ def _protocol_definition(name: str, scale: str, budgets: Iterable[int]) -> Defin
     from jetbench.protocols import get_protocol
 
     proto = get_protocol(name, scale=scale)
+    # the benchmark's budgets plus one of each budget regime (few / some / very many labels), so
+    # every variant of the settings is known
+    every = sorted({*map(int, budgets), 1, 10_000, 100_000_000})
     return Definition(version=int(proto.version), hash=str(proto.hash()),
-                      hash_by_budget={int(b): str(get_protocol(name, scale=scale, budget=b).hash())
-                                      for b in budgets})
+                      hash_by_budget={b: str(get_protocol(name, scale=scale, budget=b).hash())
+                                      for b in every})
 
 
 def _note(defs: Definitions, kind: str, name: str, err: Exception) -> None:
