@@ -170,6 +170,7 @@ def plan_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, 
     spec.scale(scale)
     budget = resolve_budget(spec, scale, budget)
     dev = str(resolve_device(device))
+    # names and overrides are checked now, before any data is generated (resolved again below)
     proto = get_protocol(protocol, scale=scale, budget=budget, **(overrides or {}))
     paths, mhash = prepare_data(spec, scale, progress)
     key = encoder if isinstance(encoder, str) else None

@@ -180,3 +180,16 @@ def test_cpu_times_reads_proc_stat():
         pytest.skip("no /proc/stat on this platform")
     busy, total = t
     assert 0 <= busy <= total and total > 0
+
+
+def test_cwola_settings_follow_the_weakly_labelled_jets(monkeypatch):
+    """A CWoLa budget counts signal jets; the protocol's budget-dependent settings (fine-tuning
+    freeze length) must follow the jets actually trained on, which are many more."""
+    from jetbench.evaluate_cell import plan_cell
+    from jetbench.protocols import get_protocol
+
+    plan = plan_cell("scratch", "cwola", "finetune", scale="smoke", progress=False)
+    n = len(plan.idx)
+    assert n > plan.budget  # the QCD halves carry weak labels too
+    assert plan.proto.budget == n
+    assert plan.proto.hash() == get_protocol("finetune", "smoke", budget=n).hash()
