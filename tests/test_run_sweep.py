@@ -64,9 +64,16 @@ def test_slurm_array_behind_prepare_job(tmp_path, monkeypatch):
     assert len((job / "cells.txt").read_text().splitlines()) == 7
 
 
+# 8 cells: the fine-tuning ones take long enough that a kill after the first finished cell lands
+# before the last one, even on an idle machine (4 fast frozen/linear cells could all finish
+# within one polling interval)
+_PROTOCOLS = ("frozen", "linear", "finetune", "scratch")
+_CELLS = len(_PROTOCOLS) * 2
+
+
 def _sweep(results, workers: int) -> list[str]:
     return [sys.executable, "-m", "jetbench", "sweep", "--encoders", "mpm_flow", "--tasks", "btag",
-            "--protocols", "frozen,linear", "--budgets", "50,150", "--seeds", "0", "--scale",
+            "--protocols", ",".join(_PROTOCOLS), "--budgets", "50,150", "--seeds", "0", "--scale",
             "smoke", "--results", str(results), "--workers", str(workers), "--threads", "2"]
 
 
@@ -75,23 +82,23 @@ def test_killed_sweep_resumes(tmp_path):
     # prepare data and encoder first so the kill lands while cells run
     subprocess.run(_sweep(res, 2) + ["--prepare-only"], check=True, capture_output=True,
                    timeout=900)
-    proc = subprocess.Popen(_sweep(res, 2), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(_sweep(res, 2), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 600
     while not list(res.glob("*.json")) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, mid-way
     proc.wait()
     first = {p.name: p.stat().st_mtime_ns for p in res.glob("*.json")}
-    assert 1 <= len(first) < 4, "the kill should land between the first and the last cell"
+    assert 1 <= len(first) < _CELLS, "the kill should land between the first and the last cell"
     out = subprocess.run(_sweep(res, 1), capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr
-    assert f"{len(first)} already done, {4 - len(first)} to run" in out.stderr
+    assert f"{len(first)} already done, {_CELLS - len(first)} to run" in out.stderr
     results = load_results(res)
-    assert len(results) == 4
-    assert {(r.protocol, r.budget) for r in results} == {(p, b) for p in ("frozen", "linear")
+    assert len(results) == _CELLS
+    assert {(r.protocol, r.budget) for r in results} == {(p, b) for p in _PROTOCOLS
                                                          for b in (50, 150)}
     for name, mtime in first.items():  # finished cells were not redone
         assert (res / name).stat().st_mtime_ns == mtime
     again = subprocess.run(_sweep(res, 1), capture_output=True, text=True, timeout=900)
-    assert "4 already done, 0 to run" in again.stderr
+    assert f"{_CELLS} already done, 0 to run" in again.stderr
