@@ -254,12 +254,11 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
              encoders: dict | None = None) -> CellOutcome:
     """Run (or find already done) one cell; write its Result JSON under `results_dir` if given."""
     torch.set_num_threads(auto_threads(threads))
+    t0 = time.perf_counter()
     plan = plan_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale,
                      device=device, results_dir=results_dir, progress=progress,
                      overrides=overrides, encoders=encoders)
     dd.init_from_env(plan.device)  # after pretraining, which sets up and tears down its own group
-    # data generation and pretraining may have taken a while: look at the machine again
-    torch.set_num_threads(auto_threads(threads))
     if not force:
         old, why = finished(plan)
         if old is not None:
@@ -268,6 +267,8 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
             return CellOutcome(old, plan.out, True)
         if why:
             say(f"jetbench: {why}")
+    if time.perf_counter() - t0 > 30:  # data generation or pretraining ran: look at the machine again
+        torch.set_num_threads(auto_threads(threads))
     result = execute(plan, progress)
     out = plan.out
     if results_dir is not None and dd.is_main():

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jetbench.encoders.sets import Packing
+
 HEAD_KINDS = ("jet_class", "track_class", "vertex_pair")
 TRACK_CLASS_WEIGHTS = (0.3868, 1.4342, 3.3482, 2.3896)
 
@@ -30,10 +32,8 @@ def packed_positions(mask: torch.Tensor) -> torch.Tensor:
 
 
 def unpack(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Packed per-token values [T, ...] -> [B, P, ...] with zeros on padding."""
-    out = values.new_zeros(*mask.shape, *values.shape[1:])
-    out[mask] = values
-    return out
+    """Packed per-token values [T, C] -> [B, P, C] with zeros on padding."""
+    return Packing(mask).unpack(values)
 
 
 class ClassAttentionBlock(nn.Module):

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jetbench.encoders.sets import Packing
+
 
 def safe_key_mask(valid: Tensor) -> Tensor:
     """Key mask with every row attending to something (an all-padding row would give NaN)."""
@@ -26,22 +28,6 @@ def safe_key_mask(valid: Tensor) -> Tensor:
 # pack when at most this fraction of the [B, N] positions is real; above it the gather/scatter
 # costs more than the padded rows it saves
 PACK_BELOW = 0.8
-
-
-class Packing:
-    """Positions of the real tokens of a padded [B, N] layout: pack [B, N, C] <-> [T, C]."""
-
-    def __init__(self, valid: Tensor) -> None:
-        self.shape = valid.shape
-        self.flat = valid.reshape(-1).nonzero().squeeze(1)
-
-    def pack(self, x: Tensor) -> Tensor:
-        return x.reshape(-1, x.shape[-1]).index_select(0, self.flat)
-
-    def unpack(self, t: Tensor) -> Tensor:
-        """Packed rows back into the padded layout; padded positions are 0."""
-        out = t.new_zeros(self.shape.numel(), t.shape[-1]).index_copy(0, self.flat, t)
-        return out.view(*self.shape, t.shape[-1])
 
 
 class LayerScale(nn.Module):

@@ -2,7 +2,8 @@
 
 Every encoder runs its transformer only on real (or kept) particles: `compact` moves the selected
 slots to the front (stable, so relative order is preserved) and trims the batch to the longest
-selection, and `scatter` puts per-particle results back into the original P slots.
+selection, and `scatter` puts per-particle results back into the original P slots. `Packing` goes
+one step further, to the real tokens only ([T, C]), for per-token layers in ragged batches.
 """
 
 from __future__ import annotations
@@ -90,3 +91,19 @@ def value_rank(select: Tensor, value: Tensor) -> Tensor:
         1, order, torch.arange(select.shape[1], device=select.device).expand_as(order)
     )
     return torch.where(select, rank, torch.full_like(rank, -1))
+
+
+class Packing:
+    """Positions of the real tokens of a padded [B, N] layout: pack [B, N, C] <-> [T, C]."""
+
+    def __init__(self, valid: Tensor) -> None:
+        self.shape = valid.shape
+        self.flat = valid.reshape(-1).nonzero().squeeze(1)
+
+    def pack(self, x: Tensor) -> Tensor:
+        return x.reshape(-1, x.shape[-1]).index_select(0, self.flat)
+
+    def unpack(self, t: Tensor) -> Tensor:
+        """Packed rows back into the padded layout; padded positions are 0."""
+        out = t.new_zeros(self.shape.numel(), t.shape[-1]).index_copy(0, self.flat, t)
+        return out.view(*self.shape, t.shape[-1])

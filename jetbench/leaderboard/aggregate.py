@@ -103,14 +103,10 @@ def staleness(r: Result, defs: Definitions) -> list[str]:
         cur = table.get(name)
         if cur is None:
             continue
-        want = cur.hash_for(r.budget)
-        # a protocol's settings follow the number of labelled training jets, which is the budget
-        # except for CWoLa (whose budget counts signal jets): any current variant is current
-        variants = {want, *cur.hash_by_budget.values()} if kind == "protocol" else {want}
         if version != cur.version:
             out.append(f"{kind} {name} v{version} (current v{cur.version})")
-        elif got_hash not in variants:
-            out.append(f"{kind} {name} hash {got_hash[:10]} (current {want[:10]})")
+        elif not cur.is_current(got_hash, r.budget):
+            out.append(f"{kind} {name} hash {got_hash[:10]} (current {cur.hash_for(r.budget)[:10]})")
     return out
 
 

@@ -34,6 +34,11 @@ class Definition:
     def hash_for(self, budget: int) -> str:
         return self.hash_by_budget.get(budget, self.hash)
 
+    def is_current(self, got: str, budget: int) -> bool:
+        """A result's hash is current if it is this budget's, or (protocols) any budget variant's:
+        settings follow the labelled training jets, which for CWoLa are more than its budget."""
+        return got == self.hash_for(budget) or got in self.hash_by_budget.values()
+
 
 @dataclass
 class Definitions:
@@ -69,9 +74,7 @@ def _protocol_definition(name: str, scale: str, budgets: Iterable[int]) -> Defin
     from jetbench.protocols import get_protocol
 
     proto = get_protocol(name, scale=scale)
-    # the benchmark's budgets plus one of each budget regime (few / some / very many labels), so
-    # every variant of the settings is known
-    every = sorted({*map(int, budgets), 1, 10_000, 100_000_000})
+    every = sorted({*map(int, budgets), *proto.REGIME_BUDGETS})
     return Definition(version=int(proto.version), hash=str(proto.hash()),
                       hash_by_budget={b: str(get_protocol(name, scale=scale, budget=b).hash())
                                       for b in every})

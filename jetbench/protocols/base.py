@@ -39,6 +39,8 @@ class Protocol(ABC):
     version: ClassVar[int]
     DEFAULTS: ClassVar[dict[str, dict[str, Any]]]
     uses_backbone_training: ClassVar[bool] = False
+    # one budget inside each branch of `resolve`, so every variant of the settings can be listed
+    REGIME_BUDGETS: ClassVar[tuple[int, ...]] = ()
 
     def __init__(self, scale: str = "cpu", budget: int | None = None, **overrides: Any):
         if scale not in self.DEFAULTS:

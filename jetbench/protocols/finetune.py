@@ -51,6 +51,7 @@ class FinetuneProtocol(Protocol):
     version = 2
     DEFAULTS = _FINETUNE
     uses_backbone_training = True
+    REGIME_BUDGETS = (1000, 10_000, 10_000_000)
 
     def resolve(self, settings: dict[str, Any], budget: int | None) -> dict[str, Any]:
         if budget is not None and budget <= 1000:
