@@ -14,6 +14,7 @@ from jetbench.heads import (
     build_head,
     focal_loss,
     pair_index,
+    reference_class_attention,
 )
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -44,6 +45,22 @@ def test_class_attention_ignores_padding():
     pad = torch.cat([tokens, torch.zeros(6, 4, 16)], 1)
     pmask = torch.cat([mask, torch.zeros(6, 4, dtype=torch.bool)], 1)
     assert torch.allclose(head(jet, pad, pmask), out, atol=1e-5)
+
+
+def test_class_attention_equals_materialised_keys_and_values():
+    torch.manual_seed(1)
+    head = ClassAttentionHead(16, 3).eval().double()  # float64: the check is algebra, not rounding
+    for p in head.parameters():  # move LayerNorm affine and biases away from their 1/0 init
+        p.data.add_(0.3 * torch.randn_like(p))
+    _, tokens, mask = _tokens()
+    tokens = tokens.double().requires_grad_()
+    fast, ref = head(None, tokens, mask), reference_class_attention(head, tokens, mask)
+    assert float((fast - ref).abs().max()) < 1e-10 and float(ref.std()) > 0.1
+    g_fast = torch.autograd.grad(fast.square().sum(), [tokens, *head.parameters()])
+    g_ref = torch.autograd.grad(ref.square().sum(), [tokens, *head.parameters()])
+    for a, b in zip(g_fast, g_ref, strict=True):
+        assert float((a - b).abs().max()) < 1e-9 * float(b.abs().max())
+        assert float(b.abs().max()) > 0  # every parameter (and the tokens) gets a gradient
 
 
 def test_head_hyperparameters_match_paper():

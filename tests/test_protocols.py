@@ -105,8 +105,9 @@ def test_registry_lists_protocols():
         get_protocol("frozen", scale="smoke", nonsense=1)
     a = get_protocol("finetune", "cpu", budget=1000)
     b = get_protocol("finetune", "cpu", budget=50_000)
-    # cpu: a long frozen phase for few labels (the head must learn first), short for many
-    assert a.settings["freeze_steps"] > b.settings["freeze_steps"] and a.hash() != b.hash()
+    # cpu (v3): the head learns first at every budget; few labels also ramp the backbone slowly
+    assert a.settings["freeze_steps"] == b.settings["freeze_steps"] == 150
+    assert a.settings["ramp_steps"] > b.settings["ramp_steps"] and a.hash() != b.hash()
     p1 = get_protocol("finetune", "paper", budget=1000)
     p2 = get_protocol("finetune", "paper", budget=50_000_000)
     assert p1.settings["freeze_steps"] < p2.settings["freeze_steps"]
@@ -211,7 +212,8 @@ def test_schedule_freeze_ramp_and_cosine():
 
 
 def test_cpu_finetune_budget_counts_backbone_steps_only():
-    """cpu fine-tuning: 150 frozen steps for <= 1k labels on top of the 21k-jet backbone budget;
+    """cpu fine-tuning: 150 frozen steps on top of the 21k-jet backbone budget (ramp 150 steps for
+    <= 1k labels, 30 above);
     validation no more often than every 25 steps; scratch has no frozen phase and full rate."""
 
     class Limits:
@@ -229,7 +231,8 @@ def test_cpu_finetune_budget_counts_backbone_steps_only():
     assert (sc.freeze_steps, sc.backbone_lr_scale, sc.max_steps) == (0, 1.0, 21_000 // 128)
     assert sc.backbone_factor(0) == 1.0
     big = get_protocol("finetune", "cpu", budget=21_000).train_settings(Task(), 21_000)
-    assert big.freeze_steps == 15 and big.max_steps == 15 + 21_000 // 128
+    assert (big.freeze_steps, big.ramp_steps) == (150, 30)
+    assert big.max_steps == 150 + 21_000 // 128
 
 
 def test_scratch_reinitialises_weights_but_keeps_buffers():

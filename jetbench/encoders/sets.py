@@ -105,5 +105,5 @@ class Packing:
 
     def unpack(self, t: Tensor) -> Tensor:
         """Packed rows back into the padded layout; padded positions are 0."""
-        out = t.new_zeros(self.shape.numel(), t.shape[-1]).index_copy(0, self.flat, t)
+        out = t.new_zeros(self.shape.numel(), t.shape[-1]).index_copy_(0, self.flat, t)
         return out.view(*self.shape, t.shape[-1])

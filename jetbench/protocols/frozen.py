@@ -36,7 +36,8 @@ class FrozenProtocol(Protocol):
     """Backbone in eval() with no gradients; the task head (DESIGN §6) trains on its outputs."""
 
     name = "frozen"
-    version = 1
+    version = 2  # v2: the class-attention head without materialised keys/values (same function;
+    #              float rounding and the attention-dropout random stream differ from v1)
     DEFAULTS = _FROZEN
 
     def prepare_encoder(self, encoder: torch.nn.Module, seed: int) -> torch.nn.Module:
@@ -53,5 +54,5 @@ class LinearProtocol(FrozenProtocol):
     |z_i - z_j| for vertex pairs."""
 
     name = "linear"
-    version = 1
+    version = 2
     DEFAULTS = _LINEAR
