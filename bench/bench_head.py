@@ -32,7 +32,7 @@ def ragged_tokens(batch: int, slots: int, mean: float, dim: int, seed: int = 0):
     return torch.randn(batch, P, dim, generator=g) * mask[..., None], mask
 
 
-def step_fn(head: ClassAttentionHead, forward: Callable, tokens, mask, labels, grad_tokens: bool):
+def step_fn(head: ClassAttentionHead, forward: Callable, tokens, labels, grad_tokens: bool):
     opt = torch.optim.AdamW(head.parameters(), lr=1e-3)
 
     def step() -> None:
@@ -69,10 +69,10 @@ def main() -> None:
                                                                            mask)).abs().max()
     fast.train(), textbook.train()
     steps = {
-        "ClassAttentionHead": step_fn(fast, lambda x: fast(None, x, mask), tokens, mask, labels,
+        "ClassAttentionHead": step_fn(fast, lambda x: fast(None, x, mask), tokens, labels,
                                       args.finetune),
         "textbook (k, v per token + SDPA)": step_fn(
-            textbook, lambda x: reference_class_attention(textbook, x, mask), tokens, mask, labels,
+            textbook, lambda x: reference_class_attention(textbook, x, mask), tokens, labels,
             args.finetune),
     }
     times: dict[str, list[float]] = {name: [] for name in steps}
