@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import signal
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 from tqdm import tqdm
@@ -68,11 +70,22 @@ def generate_columns(profile: str, n: int, seed: int, workers: int, classes: lis
                 results[i] = run_shard(task)
                 bar.update(len(results[i]))
         else:
+            # an executor, not mp.Pool: a worker that dies (killed, crashed) raises
+            # BrokenProcessPool here instead of leaving its shard pending forever
             ctx = mp.get_context("spawn")
-            with ctx.Pool(workers, initializer=_ignore_sigint) as pool:
-                for i, cols in pool.imap_unordered(_run, list(enumerate(tasks))):
-                    results[i] = cols
-                    bar.update(len(cols))
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_ignore_sigint) as pool:
+                futures = [pool.submit(_run, item) for item in enumerate(tasks)]
+                try:
+                    for done in as_completed(futures):
+                        i, cols = done.result()
+                        results[i] = cols
+                        bar.update(len(cols))
+                except KeyboardInterrupt:
+                    pool.shutdown(wait=False, cancel_futures=True)  # only running shards finish
+                    raise
+                except BrokenProcessPool as err:
+                    raise JetbenchError(f"a generator worker process died ({err}); "
+                                        "nothing was written") from err
     cols = Columns.concat([r for r in results if r is not None])
     if len(cols) != n:
         raise JetbenchError(f"generator produced {len(cols)} jets instead of {n}")
