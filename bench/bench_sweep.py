@@ -67,12 +67,11 @@ def main() -> None:
     torch.set_num_threads(auto_threads(args.threads))
     spec = get_task(args.task)
     prepare_data(spec, args.scale, progress=True)
-    model, _, _ = load_encoder_for(args.encoder, args.scale, "cpu")
+    loaded = load_encoder_for(args.encoder, args.scale, "cpu")  # (model, name, checkpoint hash)
+    encoders = {args.encoder: loaded}  # the single run reuses it instead of loading it again
     store = task_split(spec, "train", args.scale)
     wide = args.backbone_scale not in (None, args.scale)
-    if wide:
-        model = wider_backbone(model, args.encoder, args.backbone_scale)
-    encoders = {args.encoder: load_encoder_for(model, args.scale, "cpu")}
+    model = wider_backbone(loaded[0], args.encoder, args.backbone_scale) if wide else loaded[0]
     target = model if wide else args.encoder
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
