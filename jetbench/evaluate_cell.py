@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
+from jetbench.core.hashing import hash_json
 from jetbench.evaluate_report import auto_threads, format_result, provenance
-from jetbench.hashing import hash_json
 from jetbench.protocols import Split, get_protocol
 from jetbench.protocols import distributed as dd
 from jetbench.protocols.embeddings import STATS as EMBED_STATS
@@ -59,7 +59,7 @@ def check_names(encoder: str | nn.Module, task: str, protocol: str) -> None:
 
     get_task(task)
     if protocol not in PROTOCOLS:
-        from jetbench.errors import unknown_name
+        from jetbench.core.errors import unknown_name
 
         raise unknown_name("protocol", protocol, PROTOCOLS)
     if isinstance(encoder, str):

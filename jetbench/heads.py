@@ -235,7 +235,7 @@ def build_head(task: Any, in_dim: int, linear: bool = False) -> nn.Module:
         return TrackHead(in_dim, int(task.n_classes), linear=linear)
     if task.head == "vertex_pair":
         return PairHead(in_dim, linear=linear)
-    from jetbench.errors import unknown_name
+    from jetbench.core.errors import unknown_name
 
     raise unknown_name("head type", str(task.head), HEAD_KINDS)
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from jetbench.errors import JetbenchError
-from jetbench.fileio import write_json
+from jetbench.core.errors import JetbenchError
+from jetbench.core.files import write_json
 
 SCHEMA_VERSION = 1
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from jetbench.errors import JetbenchError
-from jetbench.fileio import write_text
+from jetbench.core.errors import JetbenchError
+from jetbench.core.files import write_text
 from jetbench.results import cell_id, cell_path
 
 

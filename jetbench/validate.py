@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from jetbench.core.errors import JetbenchError
 from jetbench.data.format import JetBatch
-from jetbench.errors import JetbenchError
 
 META_FIELDS = ("name", "revision", "n_params", "embed_dim", "pretraining_data", "license")
 

@@ -8,10 +8,10 @@ import pytest
 import uproot
 from branch_factory import btag_branches, jetclass_branches
 
+from jetbench.core.errors import JetbenchError
 from jetbench.data import schemas
 from jetbench.data.convert import btag_batch, hadron_flavour, jetclass_batch
 from jetbench.data.rootio import write_root
-from jetbench.errors import JetbenchError
 
 
 def _jetclass(parts: list[list[dict]], labels: list[str], pt=600.0, eta=0.0, energy=None) -> dict:

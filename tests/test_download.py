@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from branch_factory import btag_branches, jetclass_branches
 
+from jetbench.core.errors import JetbenchError
+from jetbench.core.hashing import sha256_file
 from jetbench.data.download import MANIFEST, RECORDS, download, record_files
 from jetbench.data.readers import read_any
 from jetbench.data.rootio import write_root
-from jetbench.errors import JetbenchError
-from jetbench.hashing import sha256_file
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
+from jetbench.core.errors import JetbenchError
 from jetbench.encoders import Encoder, create_encoder, load_encoder, save_encoder, tensor_batch
 from jetbench.encoders.registry import ENTRY_POINT_GROUP
-from jetbench.errors import JetbenchError
 from tests.conftest import random_batch
 
 
@@ -57,7 +57,7 @@ def _copy(src, dst):
 
 def _fix_sha(path):
     """Make config.json agree with a tampered tensor file (so the framing check is what refuses)."""
-    from jetbench.hashing import sha256_file
+    from jetbench.core.hashing import sha256_file
 
     cfg = json.loads((path / "config.json").read_text())
     cfg["weights_sha256"] = sha256_file(str(path / "model.safetensors"))

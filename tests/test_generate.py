@@ -10,10 +10,10 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from jetbench.core.errors import JetbenchError
 from jetbench.data.format import JetBatch
 from jetbench.data.readers import read_any
 from jetbench.data.store import JetStore, verify_store
-from jetbench.errors import JetbenchError
 from jetbench.generate import api, runner
 
 JC_PER_CLASS = 20

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jetbench.cli import main
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 from jetbench.leaderboard import (
     Benchmark,
     Definitions,

@@ -13,7 +13,7 @@ from sklearn.metrics import (
 )
 
 from jetbench import metrics as M
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 from jetbench.metrics.registry import METRICS, MetricInput
 from jetbench.tasks import get_task
 from tests.conftest import random_batch

@@ -224,7 +224,7 @@ def test_resume_with_other_settings_is_refused(store, tmp_path):
             run(store, tmp_path / "z")
     finally:
         pretrain_toy.INTERRUPT.clear()
-    from jetbench.errors import JetbenchError
+    from jetbench.core.errors import JetbenchError
 
     with pytest.raises(JetbenchError, match="batch_size=16 \\(now 32\\)"):
         run(store, tmp_path / "z", resume=True, batch_size=32)

@@ -14,8 +14,8 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 import jetbench.protocols.base as base
+from jetbench.core.errors import JetbenchError
 from jetbench.data.store import write_store
-from jetbench.errors import JetbenchError
 from jetbench.protocols import Split, get_protocol, list_protocols
 from jetbench.protocols import embeddings as emb_mod
 from jetbench.protocols.finetune import reinitialise

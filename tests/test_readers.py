@@ -11,14 +11,14 @@ import pytest
 from branch_factory import btag_branches, jetclass_branches
 from conftest import random_batch
 
+from jetbench.core.errors import JetbenchError
+from jetbench.core.hashing import sha256_file
 from jetbench.data.convert import batch_from_branches
 from jetbench.data.format import JetBatch
 from jetbench.data.paper_h5 import JETCLASS_LABEL_MAP
 from jetbench.data.readers import convert_file, file_format, read_any
 from jetbench.data.rootio import write_root
 from jetbench.data.store import JetStore, verify_store, write_store
-from jetbench.errors import JetbenchError
-from jetbench.hashing import sha256_file
 
 MAKERS = {"jetclass": jetclass_branches, "btag": btag_branches}
 

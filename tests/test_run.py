@@ -12,8 +12,8 @@ import torch
 
 import jetbench
 from jetbench.cli import main
+from jetbench.core.errors import JetbenchError
 from jetbench.encoders import create_encoder
-from jetbench.errors import JetbenchError
 from jetbench.evaluate_cell import run_cell
 from jetbench.results import Result, load_result
 from jetbench.tasks import list_tasks

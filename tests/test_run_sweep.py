@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 from jetbench.results import load_results
 from jetbench.sweep import Cell, expand, split_list, write_slurm
 

@@ -2,9 +2,9 @@ import h5py
 import numpy as np
 import pytest
 
+from jetbench.core.errors import JetbenchError
 from jetbench.data.format import JetBatch
 from jetbench.data.store import JetStore, StoreWriter, verify_store, write_store
-from jetbench.errors import JetbenchError
 from tests.conftest import random_batch
 
 

@@ -15,10 +15,10 @@ import yaml
 
 import jetbench.generate as gen
 from jetbench.cli import main as cli_main
+from jetbench.core.errors import JetbenchError
+from jetbench.core.hashing import sha256_file
 from jetbench.data.format import dataset_info
 from jetbench.data.store import JetStore, verify_store, write_store
-from jetbench.errors import JetbenchError
-from jetbench.hashing import sha256_file
 from jetbench.tasks import (
     budget_indices,
     check_disjoint,

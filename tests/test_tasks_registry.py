@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 from jetbench.tasks import SCALES, get_task, list_tasks
 from jetbench.tasks.registry import load_registry
 

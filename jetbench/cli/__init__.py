@@ -18,7 +18,7 @@ from jetbench.cli import (
     run_commands,  # noqa: F401
 )
 from jetbench.cli.app import DEBUG, app
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 
 
 def main(argv: list[str] | None = None) -> int:

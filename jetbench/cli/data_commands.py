@@ -54,8 +54,8 @@ def download(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Download the real dataset from Zenodo: verified checksums, resumable, atomic."""
+    from jetbench.core.paths import data_dir
     from jetbench.data.download import download as fetch
-    from jetbench.paths import data_dir
 
     dest = dest or data_dir() / "raw" / dataset
     for path in fetch(dataset, dest, mirror=mirror, files=files, extract=extract,

@@ -24,9 +24,9 @@ def leaderboard(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write score-vs-labels PNGs."),
 ) -> None:
     """Aggregate results into a benchmark's tables (md, tex, csv), HTML page and plots."""
+    from jetbench.core.paths import results_dir
     from jetbench.leaderboard import build_leaderboard
     from jetbench.leaderboard.render import wide_table
-    from jetbench.paths import results_dir
 
     outputs = build_leaderboard(results or results_dir(), benchmark, out, plots=plots)
     lb = outputs.leaderboard

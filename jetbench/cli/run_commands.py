@@ -33,8 +33,8 @@ def run(
 
     Makes the task data and pretrains the encoder first if they are not cached yet.
     """
+    from jetbench.core.paths import results_dir
     from jetbench.evaluate_cell import format_result, run_cell
-    from jetbench.paths import results_dir
     from jetbench.protocols import distributed as dd
 
     out = run_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale, device=device,
@@ -73,8 +73,8 @@ def sweep(
     Killed and restarted with the same arguments, it resumes where it stopped.
     """
     from jetbench import sweep as sw
-    from jetbench.errors import JetbenchError
-    from jetbench.paths import results_dir
+    from jetbench.core.errors import JetbenchError
+    from jetbench.core.paths import results_dir
 
     res = results if results is not None else results_dir()
     cells = sw.expand(encoders, tasks, protocols, budgets, seeds, scale)

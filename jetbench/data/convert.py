@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
+from jetbench.core.errors import JetbenchError
 from jetbench.data import schemas
 from jetbench.data.canonical import pad_flat
 from jetbench.data.format import JetBatch, dataset_info
 from jetbench.data.kinematics import lifetime_signed_d0, lifetime_signed_z0, wrap_phi
-from jetbench.errors import JetbenchError
 
 # Track origin rule of the paper-2 code: a track is primary if |trk_prod_z| < PV_TOL, and comes
 # from a hadron if its production z equals that hadron's decay z within

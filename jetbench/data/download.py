@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jetbench.errors import JetbenchError, unknown_name
-from jetbench.fileio import atomic_path
+from jetbench.core.errors import JetbenchError, unknown_name
+from jetbench.core.files import atomic_path
 
 ZENODO = "https://zenodo.org"
 RECORDS = {"jetclass": 6619768, "btag": 13350327}

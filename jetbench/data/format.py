@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 
 CST_FEATURES = ("pt", "deta", "dphi", "d0", "d0_err", "z0", "z0_err")
 JET_FEATURES = ("pt", "eta", "phi", "mass", "n_constituents")
@@ -40,7 +40,7 @@ DATASETS: dict[str, DatasetInfo] = {
 
 def dataset_info(name: str) -> DatasetInfo:
     if name not in DATASETS:
-        from jetbench.errors import unknown_name
+        from jetbench.core.errors import unknown_name
 
         raise unknown_name("dataset", name, DATASETS)
     return DATASETS[name]

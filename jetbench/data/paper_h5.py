@@ -20,8 +20,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from jetbench.core.errors import JetbenchError
 from jetbench.data.format import DATASETS, JetBatch, dataset_info
-from jetbench.errors import JetbenchError
 
 PAPER_KEYS = ("csts", "csts_id", "mask", "jets", "labels")
 TRACK_KEYS = ("vtx_id", "track_type")

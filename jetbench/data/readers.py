@@ -15,13 +15,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from jetbench.core.errors import JetbenchError
+from jetbench.core.hashing import sha256_file
 from jetbench.data import schemas
 from jetbench.data.convert import batch_from_branches, required_branches
 from jetbench.data.format import JetBatch, dataset_info
 from jetbench.data.paper_h5 import iter_paper_h5
 from jetbench.data.store import JetStore, StoreWriter
-from jetbench.errors import JetbenchError
-from jetbench.hashing import sha256_file
 
 ROOT_MAGIC = b"root"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"

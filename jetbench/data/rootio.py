@@ -18,10 +18,10 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from jetbench.core.errors import JetbenchError
+from jetbench.core.files import atomic_path
 from jetbench.data import schemas
 from jetbench.data.convert import required_branches
-from jetbench.errors import JetbenchError
-from jetbench.fileio import atomic_path
 
 TREE = schemas.JETCLASS_TREE
 CHUNK_JETS = 10_000

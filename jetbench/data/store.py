@@ -19,9 +19,9 @@ from typing import Any
 import h5py
 import numpy as np
 
+from jetbench.core.errors import JetbenchError
+from jetbench.core.files import atomic_path
 from jetbench.data.format import CST_FEATURES, JET_FEATURES, DatasetInfo, JetBatch, dataset_info
-from jetbench.errors import JetbenchError
-from jetbench.fileio import atomic_path
 
 FORMAT_VERSION = 1
 CHUNK_JETS = 1024

@@ -19,9 +19,9 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
+from jetbench.core.errors import JetbenchError
+from jetbench.core.hashing import hash_arrays, hash_json
 from jetbench.data.format import JetBatch
-from jetbench.errors import JetbenchError
-from jetbench.hashing import hash_arrays, hash_json
 
 Batch = Mapping[str, Tensor]
 

@@ -17,10 +17,10 @@ from typing import Any
 import torch
 
 from jetbench import __version__
+from jetbench.core.errors import JetbenchError
+from jetbench.core.files import atomic_path, write_json
+from jetbench.core.hashing import sha256_file
 from jetbench.encoders.base import Encoder
-from jetbench.errors import JetbenchError
-from jetbench.fileio import atomic_path, write_json
-from jetbench.hashing import sha256_file
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"

@@ -11,12 +11,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from jetbench.core.errors import JetbenchError
 from jetbench.data.format import JetBatch
 from jetbench.encoders.backbone import Backbone
 from jetbench.encoders.base import Batch, PretrainableEncoder, check_batch
 from jetbench.encoders.sets import compact, gather, scatter
 from jetbench.encoders.transform import QuantileInputTransform
-from jetbench.errors import JetbenchError
 
 # backbone width/depth/heads per scale (DESIGN §5: paper 2 = 512 x 8 x 8, CPU default 128 x 4 x 4)
 BACKBONE_SCALES: dict[str, dict[str, Any]] = {

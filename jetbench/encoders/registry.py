@@ -16,8 +16,8 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.encoders.base import Encoder
-from jetbench.errors import JetbenchError, unknown_name
 
 ENTRY_POINT_GROUP = "jetbench.encoders"
 SCALES = ("smoke", "cpu", "paper")

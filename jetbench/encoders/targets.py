@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 
 N_FEATURES = 7
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 
 NEUTRAL_IDS = (0, 2)  # photon, neutral hadron
 IMPACT_FEATURES = (3, 4, 5, 6)  # d0, σd0, z0, σz0

@@ -9,13 +9,13 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
+from jetbench.core.hashing import hash_json
 from jetbench.generate import btag, jetclass
 from jetbench.generate.columns import Columns
 from jetbench.generate.processes import COMMON_SETTINGS, GENERATOR_VERSION, PROFILES, SOURCES
 from jetbench.generate.runner import check_request, generate_columns
 from jetbench.generate.shards import DETECTOR
-from jetbench.hashing import hash_json
 
 STORE_CHUNK = 20_000  # jets converted to the canonical format at a time (bounded memory)
 FORMATS = ("h5", "root")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 from jetbench.generate.processes import derive_seed, pythia_settings
 
 INVISIBLE = np.array([12, 14, 16])

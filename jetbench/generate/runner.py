@@ -15,8 +15,8 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 from tqdm import tqdm
 
+from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.data.format import DATASETS
-from jetbench.errors import JetbenchError, unknown_name
 from jetbench.generate.columns import Columns
 from jetbench.generate.processes import PROFILES, derive_seed
 from jetbench.generate.shards import ShardTask, plan, run_shard

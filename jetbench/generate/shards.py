@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 from jetbench.generate import btag, jetclass
 from jetbench.generate.columns import Columns
 from jetbench.generate.detector import DetectorModel, Reco

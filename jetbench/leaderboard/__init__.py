@@ -15,8 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from jetbench.errors import JetbenchError
-from jetbench.fileio import write_json, write_text
+from jetbench.core.errors import JetbenchError
+from jetbench.core.files import write_json, write_text
 from jetbench.leaderboard.aggregate import Cell, Leaderboard, Row, aggregate
 from jetbench.leaderboard.benchmarks import (
     BENCHMARKS,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from jetbench.errors import JetbenchError, unknown_name
+from jetbench.core.errors import JetbenchError, unknown_name
 
 if TYPE_CHECKING:
     from jetbench.leaderboard.current import Definitions

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 
 if TYPE_CHECKING:
     from jetbench.leaderboard.benchmarks import Benchmark

@@ -143,6 +143,6 @@ def to_html(lb: Leaderboard, plots: dict[str, Path] | None = None,
 
 def write_html(lb: Leaderboard, path: str | os.PathLike,
                plots: dict[str, Path] | None = None) -> None:
-    from jetbench.fileio import write_text
+    from jetbench.core.files import write_text
 
     write_text(path, to_html(lb, plots))

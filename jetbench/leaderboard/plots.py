@@ -16,7 +16,7 @@ matplotlib.use("Agg")  # files only: never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from jetbench.fileio import atomic_path  # noqa: E402
+from jetbench.core.files import atomic_path  # noqa: E402
 from jetbench.leaderboard.aggregate import FEW_SEEDS, OK, Leaderboard  # noqa: E402
 from jetbench.leaderboard.render import budget_label  # noqa: E402
 

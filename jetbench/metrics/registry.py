@@ -124,7 +124,7 @@ def register(name: str, kinds: str, **kw: Any):
 
 def get_metric(name: str) -> Metric:
     if name not in METRICS:
-        from jetbench.errors import unknown_name
+        from jetbench.core.errors import unknown_name
 
         raise unknown_name("metric", name, METRICS)
     return METRICS[name]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 from jetbench.metrics.registry import METRICS, MetricInput, Prepared
 from jetbench.metrics.vertexing import n_secondary_vertices
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from jetbench.errors import JetbenchError
-from jetbench.fileio import write_json, write_text
-from jetbench.paths import checkpoint_dir
+from jetbench.core.errors import JetbenchError
+from jetbench.core.files import write_json, write_text
+from jetbench.core.paths import checkpoint_dir
 from jetbench.pretraining import distributed
 from jetbench.pretraining.checkpointing import STATE_DIR, clear_train_state, load_train_state
 from jetbench.pretraining.config import PretrainConfig, resolve_device

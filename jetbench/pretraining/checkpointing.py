@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from jetbench.errors import JetbenchError
-from jetbench.fileio import write_json, write_text
+from jetbench.core.errors import JetbenchError
+from jetbench.core.files import write_json, write_text
 
 STATE_DIR = "train_state"
 LATEST = "latest.json"

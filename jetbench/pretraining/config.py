@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from jetbench.errors import JetbenchError, unknown_name
+from jetbench.core.errors import JetbenchError, unknown_name
 
 # steps, batch size, jets for fit_preprocessing, probe period. `cpu` is sized so that mpm_flow
 # pretrains in about five minutes on a free 2-core machine: bench/bench_pretrain.py measured 113 jets

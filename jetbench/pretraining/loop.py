@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from jetbench.errors import JetbenchError
+from jetbench.core.errors import JetbenchError
 from jetbench.pretraining import distributed
 from jetbench.pretraining.checkpointing import TrainState, save_train_state
 from jetbench.pretraining.config import PretrainConfig, adamw

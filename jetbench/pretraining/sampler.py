@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jetbench.core.errors import JetbenchError
 from jetbench.data.store import CHUNK_JETS
-from jetbench.errors import JetbenchError
 
 
 class BatchSampler:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jetbench.errors import unknown_name
+from jetbench.core.errors import unknown_name
 from jetbench.protocols.base import Protocol
 from jetbench.protocols.data import Split
 from jetbench.protocols.finetune import FinetuneProtocol, ScratchProtocol

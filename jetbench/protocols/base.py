@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from jetbench.errors import JetbenchError
-from jetbench.hashing import hash_json
+from jetbench.core.errors import JetbenchError
+from jetbench.core.hashing import hash_json
 from jetbench.heads import TaskLoss, build_head, is_binary
 from jetbench.protocols.data import Split
 from jetbench.protocols.training import History, TaskModel, TrainSettings, predict, train
@@ -44,7 +44,7 @@ class Protocol(ABC):
 
     def __init__(self, scale: str = "cpu", budget: int | None = None, **overrides: Any):
         if scale not in self.DEFAULTS:
-            from jetbench.errors import unknown_name
+            from jetbench.core.errors import unknown_name
 
             raise unknown_name("scale", scale, self.DEFAULTS)
         settings = self.resolve(dict(self.DEFAULTS[scale]), budget)

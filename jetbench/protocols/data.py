@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jetbench.core.hashing import hash_arrays
 from jetbench.data.format import JetBatch
 from jetbench.data.store import JetStore
-from jetbench.hashing import hash_arrays
 
 
 @dataclass

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from jetbench.errors import JetbenchError
-from jetbench.fileio import atomic_path
-from jetbench.paths import data_dir
+from jetbench.core.errors import JetbenchError
+from jetbench.core.files import atomic_path
+from jetbench.core.paths import data_dir
 from jetbench.protocols import distributed as dd
 from jetbench.protocols.data import Split, trim
 

@@ -22,11 +22,11 @@ from typing import Any
 import h5py
 import numpy as np
 
+from jetbench.core.errors import JetbenchError
+from jetbench.core.hashing import hash_json, sha256_file
+from jetbench.core.paths import data_dir
 from jetbench.data.format import dataset_info
 from jetbench.data.store import StoreWriter
-from jetbench.errors import JetbenchError
-from jetbench.hashing import hash_json, sha256_file
-from jetbench.paths import data_dir
 from jetbench.tasks.spec import FilePart, GeneratedPart
 
 CHUNK = 20_000

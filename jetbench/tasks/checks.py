@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from jetbench.core.errors import unknown_name
 from jetbench.data.format import dataset_info
-from jetbench.errors import unknown_name
 from jetbench.tasks.spec import HEAD_KIND, SCALES
 
 if TYPE_CHECKING:

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from jetbench.core.errors import JetbenchError
+from jetbench.core.files import write_json
+from jetbench.core.hashing import hash_json
+from jetbench.core.paths import data_dir
 from jetbench.data.store import JetStore
-from jetbench.errors import JetbenchError
-from jetbench.fileio import write_json
-from jetbench.hashing import hash_json
-from jetbench.paths import data_dir
 from jetbench.tasks.registry import get_task
 from jetbench.tasks.spec import SPLITS, FilePart, TaskSpec
 from jetbench.tasks.splits import split_rule, task_split

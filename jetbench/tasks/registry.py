@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from jetbench.errors import JetbenchError, unknown_name
+from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.tasks.spec import DataSpec, GeneratedPart, TaskSpec
 
 ENV_DIRS = "JETBENCH_TASKS"

@@ -23,9 +23,9 @@ from pydantic import (
     model_validator,
 )
 
+from jetbench.core.errors import unknown_name
+from jetbench.core.hashing import hash_json
 from jetbench.data.format import DATASETS, TRACK_TYPES, dataset_info
-from jetbench.errors import unknown_name
-from jetbench.hashing import hash_json
 
 SCALES = ("smoke", "cpu", "paper")
 SPLITS = ("train", "val", "test")

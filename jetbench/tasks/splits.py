@@ -21,9 +21,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from jetbench.core.errors import JetbenchError
+from jetbench.core.hashing import hash_json
 from jetbench.data.format import JetBatch, dataset_info
-from jetbench.errors import JetbenchError
-from jetbench.hashing import hash_json
 from jetbench.tasks import cache
 from jetbench.tasks.registry import get_data, get_task
 from jetbench.tasks.spec import (
@@ -51,7 +51,7 @@ def data_split(data: DataSpec, split: str, scale: str, rule: dict | None = None,
                workers: int | None = None, progress: bool = True) -> Path:
     """The store of one split of a dataset definition (optionally CWoLa-mixed)."""
     if scale not in SCALES:
-        from jetbench.errors import unknown_name
+        from jetbench.core.errors import unknown_name
 
         raise unknown_name("scale", scale, SCALES)
     parts = data.parts(scale, split)
@@ -85,7 +85,7 @@ def task_split(task: str | TaskSpec, split: str, scale: str, workers: int | None
     """Canonical store of a task's 'train' | 'val' | 'test' split at a scale (cached)."""
     spec = get_task(task)
     if split not in SPLITS:
-        from jetbench.errors import unknown_name
+        from jetbench.core.errors import unknown_name
 
         raise unknown_name("split", split, SPLITS)
     return data_split(spec.data, split, scale, split_rule(spec, split, scale), workers, progress)
