@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -14,6 +16,33 @@ app.add_typer(list_app, name="list")
 DEBUG = {"on": False}
 
 
+# `--no-progress` of the long commands (run, sweep, pretrain, data prepare): one definition
+NO_PROGRESS_HELP = "No progress bars (they are drawn only on a terminal anyway)."
+
+
+def no_progress_option() -> Any:
+    """The `--no-progress` option of a long command (the same flag the root accepts)."""
+    return typer.Option(False, "--no-progress", help=NO_PROGRESS_HELP)
+
+
+def progress_wanted(no_progress: bool) -> bool:
+    """A command's `--no-progress` switched on for everything below it (and its workers)."""
+    from jetbench.core.log import set_progress
+
+    if no_progress:
+        set_progress(False)
+    return not no_progress
+
+
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
+          verbose: bool = typer.Option(False, "--verbose", "-v", help="Also debug messages."),
+          no_progress: bool = typer.Option(False, "--no-progress", help=NO_PROGRESS_HELP)) -> None:
+    from jetbench.core.errors import JetbenchError
+    from jetbench.core.log import configure
+
+    if quiet and verbose:
+        raise JetbenchError("--quiet and --verbose: give one of them")
     DEBUG["on"] = debug
+    configure(quiet=quiet, verbose=verbose, progress=False if no_progress else None)
