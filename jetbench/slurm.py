@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,6 @@ def minutes(value: str) -> int:
 
 
 def _setup_lines() -> list[str]:
-    import shlex
-
     lines = [f"export {k}={shlex.quote(str(Path(v).resolve()))}"
              for k in _PATH_VARS if (v := os.environ.get(k))]
     lines += [f"export {k}={shlex.quote(v)}" for k in _PLAIN_VARS if (v := os.environ.get(k))]
@@ -76,7 +75,7 @@ def executor(folder: str | os.PathLike, options: SlurmOptions, scale: str) -> An
     if missing:
         raise JetbenchError(f"--slurm: {' and '.join(missing)} not found; run the sweep on a "
                             "SLURM login node")
-    import submitit
+    import submitit  # lazy: only --slurm needs it
 
     ex = submitit.SlurmExecutor(folder=str(Path(folder).resolve()))
     gpus = options.gpus if options.gpus is not None else (1 if scale == "paper" else 0)
@@ -93,7 +92,7 @@ def executor(folder: str | os.PathLike, options: SlurmOptions, scale: str) -> An
 
 def prepare_job(cells: list, device: str) -> None:
     """Job 1: every task's data and every encoder's checkpoint, made once."""
-    from jetbench.sweep import prepare
+    from jetbench.sweep import prepare  # lazy: torch, in the job only
 
     set_progress(False)
     prepare(cells, device, progress=False)
@@ -101,7 +100,7 @@ def prepare_job(cells: list, device: str) -> None:
 
 def cell_job(cell: Any, results_dir: str, device: str) -> dict[str, Any]:
     """One array task: one cell. Raises on failure, so SLURM marks the task FAILED."""
-    from jetbench.evaluate_cell import run_cell
+    from jetbench.evaluate_cell import run_cell  # lazy: torch, in the job only
 
     set_progress(False)
     out = run_cell(cell.encoder, cell.task, cell.protocol, budget=cell.budget, seed=cell.seed,

@@ -48,7 +48,7 @@ class _StderrHandler(logging.Handler):
         try:
             msg = self.format(record)
             if "tqdm" in sys.modules:  # a bar may be on screen: print above it, not through it
-                from tqdm import tqdm
+                from tqdm import tqdm  # lazy: only once some bar imported it
 
                 tqdm.write(msg, file=sys.stderr)
             else:
@@ -110,7 +110,7 @@ def show_progress(requested: bool = True) -> bool:
 def progress_bar(iterable: Any = None, *, enabled: bool = True, **kwargs: Any) -> Any:
     """A tqdm bar on stderr that is drawn only when `show_progress(enabled)`; otherwise a silent
     stand-in with the same methods (update, set_postfix, close, context manager)."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # lazy: most commands draw no bar
 
     kwargs.setdefault("file", sys.stderr)
     kwargs.setdefault("dynamic_ncols", True)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jetbench.tracking import Tracker, result_record
+from jetbench.tracking.base import Tracker, result_record
 
 
 def safe_name(run: str) -> str:
@@ -27,7 +27,7 @@ def safe_name(run: str) -> str:
 
 class WandbTracker:
     def __init__(self, run: str, group: str | None, folder: Path):
-        import wandb
+        import wandb  # lazy: optional extra, imported only when selected
 
         folder.mkdir(parents=True, exist_ok=True)
         self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "jetbench"), name=run,
@@ -52,7 +52,7 @@ class MlflowTracker:
     EXPERIMENT = "jetbench"
 
     def __init__(self, run: str, group: str | None, folder: Path):
-        from mlflow.tracking import MlflowClient
+        from mlflow.tracking import MlflowClient  # lazy: optional extra
 
         uri = os.environ.get("MLFLOW_TRACKING_URI")
         if not uri:  # a local store that needs neither a server nor a database
@@ -67,7 +67,7 @@ class MlflowTracker:
         self.run_id = self.client.create_run(exp_id, run_name=run, tags=tags).info.run_id
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
+        from mlflow.entities import Param  # lazy: optional extra
 
         # MLflow keeps values up to 6000 characters and refuses to change a logged one
         items = [Param(k, str(v)[:6000]) for k, v in params.items()]
@@ -75,7 +75,7 @@ class MlflowTracker:
             self.client.log_batch(self.run_id, params=items[start:start + 100])
 
     def log_metrics(self, step: int, metrics: Mapping[str, float]) -> None:
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric  # lazy: optional extra
 
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, int(step)) for k, v in metrics.items()]
@@ -93,7 +93,7 @@ class MlflowTracker:
 
 class TensorBoardTracker:
     def __init__(self, run: str, group: str | None, folder: Path):
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # lazy: torch + optional tensorboard
 
         where = folder / "tensorboard" / (safe_name(group) if group else "") / safe_name(run)
         self.writer = SummaryWriter(log_dir=str(where))
