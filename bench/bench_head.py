@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-from jetbench.evaluate_report import auto_threads
+from jetbench.core.threads import auto_threads
 from jetbench.heads import ClassAttentionHead, reference_class_attention
 
 

@@ -17,12 +17,12 @@ import time
 
 import numpy as np
 import torch
+from jetbench.pretraining.distributed import DistInfo
 
 from jetbench.data.format import JetBatch
 from jetbench.encoders import create_encoder
 from jetbench.pretraining.config import PretrainConfig, adamw
 from jetbench.pretraining.data import PretrainData
-from jetbench.pretraining.distributed import DistInfo
 from jetbench.pretraining.loop import PretrainLoop
 
 

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import torch
 
+from jetbench.core.threads import auto_threads
 from jetbench.encoders import create_encoder
 from jetbench.evaluate_cell import load_encoder_for, prepare_data, run_cell
-from jetbench.evaluate_report import auto_threads
 from jetbench.protocols.data import Split
 from jetbench.protocols.embeddings import cache_path
 from jetbench.sweep import expand, run_local

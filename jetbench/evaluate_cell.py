@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from jetbench.core import distributed as dd
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import hash_json
-from jetbench.evaluate_report import auto_threads, format_result, provenance
+from jetbench.core.threads import auto_threads
+from jetbench.evaluate_report import format_result, provenance
 from jetbench.protocols import Split, get_protocol
-from jetbench.protocols import distributed as dd
 from jetbench.protocols.embeddings import STATS as EMBED_STATS
 from jetbench.protocols.embeddings import encoder_fingerprint
 from jetbench.results import Result, cell_path, load_result, save_result
@@ -161,7 +162,7 @@ def plan_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, 
 
     `encoders` memoises loaded encoders by name (a sweep plans many cells of one encoder).
     """
-    from jetbench.pretraining.config import resolve_device
+    from jetbench.core.devices import resolve_device
     from jetbench.tasks import budget_indices, get_task
 
     protocol = protocol or DEFAULT_PROTOCOL
@@ -258,7 +259,7 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
     plan = plan_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale,
                      device=device, results_dir=results_dir, progress=progress,
                      overrides=overrides, encoders=encoders)
-    dd.init_from_env(plan.device)  # after pretraining, which sets up and tears down its own group
+    dd.setup(plan.device)  # after pretraining, which sets up and tears down its own group
     if not force:
         old, why = finished(plan)
         if old is not None:

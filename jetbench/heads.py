@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jetbench.encoders.sets import Packing
+from jetbench.core.sets import Packing
 
 HEAD_KINDS = ("jet_class", "track_class", "vertex_pair")
 TRACK_CLASS_WEIGHTS = (0.3868, 1.4342, 3.3482, 2.3896)

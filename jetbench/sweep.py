@@ -96,8 +96,8 @@ def expand(encoders: list[str], tasks: list[str], protocols: list[str],
 
 def prepare(cells: list[Cell], device: str = "auto", progress: bool = True) -> dict:
     """Produce every task's data and every encoder's checkpoint once (in this process)."""
+    from jetbench.core.devices import resolve_device
     from jetbench.evaluate_cell import load_encoder_for, prepare_data
-    from jetbench.pretraining.config import resolve_device
     from jetbench.tasks import get_task
 
     scale = cells[0].scale if cells else "cpu"
@@ -147,7 +147,7 @@ def _run_one(cell: Cell, results_dir: str, device: str, force: bool, threads: in
 def run_local(cells: list[Cell], results_dir: str | Path, workers: int = 1, device: str = "auto",
               force: bool = False, threads: int | None = None) -> list[dict[str, Any]]:
     """Run cells in this process (workers=1) or in a pool of `workers` spawned processes."""
-    from jetbench.evaluate_report import auto_threads
+    from jetbench.core.threads import auto_threads
 
     per_worker = max(1, auto_threads(threads) // max(workers, 1))
     if workers <= 1:

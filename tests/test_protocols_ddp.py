@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from jetbench.protocols import distributed as dd
+from jetbench.core import distributed as dd
 
 
 def _worker(rank: int, world: int, init: str, out: str) -> None:

@@ -151,7 +151,7 @@ def test_in_memory_model_checked(tmp_path):
 def test_auto_threads_uses_what_other_processes_use_now(monkeypatch):
     """Threads = cores minus the cores busy right now (from /proc/stat deltas, not the lagging
     load average); an explicit request or OMP_NUM_THREADS wins."""
-    from jetbench import evaluate_report as er
+    from jetbench.core import threads as er
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(er.os, "cpu_count", lambda: 4)
@@ -173,7 +173,7 @@ def test_auto_threads_uses_what_other_processes_use_now(monkeypatch):
 
 
 def test_cpu_times_reads_proc_stat():
-    from jetbench.evaluate_report import _cpu_times
+    from jetbench.core.threads import _cpu_times
 
     t = _cpu_times()
     if t is None:

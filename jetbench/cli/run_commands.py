@@ -33,9 +33,9 @@ def run(
 
     Makes the task data and pretrains the encoder first if they are not cached yet.
     """
+    from jetbench.core import distributed as dd
     from jetbench.core.paths import results_dir
     from jetbench.evaluate_cell import format_result, run_cell
-    from jetbench.protocols import distributed as dd
 
     out = run_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale, device=device,
                    results_dir=results if results is not None else results_dir(), force=force,

@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-from jetbench import __version__
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path, write_json
 from jetbench.core.hashing import sha256_file
+from jetbench.core.version import __version__
 from jetbench.encoders.base import Encoder
 
 WEIGHTS = "model.safetensors"

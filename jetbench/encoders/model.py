@@ -12,18 +12,19 @@ import torch
 from torch import Tensor, nn
 
 from jetbench.core.errors import JetbenchError
+from jetbench.core.scales import PerScale
+from jetbench.core.sets import compact, gather, scatter
 from jetbench.data.format import JetBatch
 from jetbench.encoders.backbone import Backbone
 from jetbench.encoders.base import Batch, PretrainableEncoder, check_batch
-from jetbench.encoders.sets import compact, gather, scatter
 from jetbench.encoders.transform import QuantileInputTransform
 
 # backbone width/depth/heads per scale (DESIGN §5: paper 2 = 512 x 8 x 8, CPU default 128 x 4 x 4)
-BACKBONE_SCALES: dict[str, dict[str, Any]] = {
+BACKBONE_SCALES: PerScale[dict[str, Any]] = PerScale({
     "smoke": {"dim": 32, "depth": 2, "heads": 2},
     "cpu": {"dim": 128, "depth": 4, "heads": 4},
     "paper": {"dim": 512, "depth": 8, "heads": 8},
-}
+}, "backbone")
 N_IDS = 8
 N_FEATURES = 7
 

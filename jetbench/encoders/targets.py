@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from jetbench.core.errors import JetbenchError
+from jetbench.core.scales import PerScale
 
 N_FEATURES = 7
 
@@ -210,11 +211,11 @@ class VQVAETarget(ClassTarget):
 
 
 # VQ-VAE tokeniser size and fitting budget per scale, the same for MPMv1 and MPMv2 (their recipes differ)
-VQVAE_SCALES: dict[str, dict[str, Any]] = {
+VQVAE_SCALES: PerScale[dict[str, Any]] = PerScale({
     "smoke": {"fit_steps": 30, "fit_batch": 32, "vq": {"dim": 16, "depth": 1, "heads": 2, "codebook_size": 32}},
     "cpu": {"fit_steps": 200, "fit_batch": 64, "vq": {"dim": 64, "depth": 2, "heads": 4, "codebook_size": 512}},
     "paper": {"fit_steps": 20000, "fit_batch": 256, "vq": {"dim": 128, "depth": 3, "heads": 8, "codebook_size": 512}},
-}
+}, "VQ-VAE tokeniser")
 
 
 def vqvae_target_cfg(scale: str, hidden: int, smoothing: float, **recipe: Any) -> dict[str, Any]:

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jetbench.core.sets import compact, gather
 from jetbench.encoders.backbone import Transformer, safe_key_mask
-from jetbench.encoders.sets import compact, gather
 
 N_FEATURES = 7
 N_IDS = 8

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import torch
 
+from jetbench.core import distributed
+from jetbench.core.devices import resolve_device
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_json, write_text
 from jetbench.core.paths import checkpoint_dir
-from jetbench.pretraining import distributed
 from jetbench.pretraining.checkpointing import STATE_DIR, clear_train_state, load_train_state
-from jetbench.pretraining.config import PretrainConfig, resolve_device
+from jetbench.pretraining.config import PretrainConfig
 from jetbench.pretraining.data import PretrainData
 from jetbench.pretraining.loop import PretrainLoop
 

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from jetbench.core import distributed as dd
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path
 from jetbench.core.paths import data_dir
-from jetbench.protocols import distributed as dd
 from jetbench.protocols.data import Split, trim
 
 # jets embedded and seconds spent by this process (reported per cell and by bench/bench_sweep.py)
