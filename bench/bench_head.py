@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 
 from jetbench.core.threads import auto_threads
-from jetbench.heads import ClassAttentionHead, reference_class_attention
+from jetbench.tasks.heads import ClassAttentionHead, reference_class_attention
 
 
 def ragged_tokens(batch: int, slots: int, mean: float, dim: int, seed: int = 0):

@@ -10,7 +10,7 @@ __all__ = ["__version__", "evaluate"]
 def __getattr__(name: str):
     """Lazy exports: `jetbench.evaluate(...)` without importing torch at `import jetbench`."""
     if name == "evaluate":
-        from jetbench.evaluate_cell import evaluate
+        from jetbench.evaluation import evaluate  # lazy: evaluation imports torch
 
         return evaluate
     raise AttributeError(f"module 'jetbench' has no attribute '{name}'")

@@ -14,8 +14,8 @@ import jetbench
 from jetbench.cli import main
 from jetbench.core.errors import JetbenchError
 from jetbench.encoders import create_encoder
-from jetbench.evaluate_cell import run_cell
-from jetbench.results import Result, load_result
+from jetbench.evaluation import run_cell
+from jetbench.evaluation.results import Result, load_result
 from jetbench.tasks import list_tasks
 from tests.conftest import random_batch
 
@@ -185,7 +185,7 @@ def test_cpu_times_reads_proc_stat():
 def test_cwola_settings_follow_the_weakly_labelled_jets(monkeypatch):
     """A CWoLa budget counts signal jets; the protocol's budget-dependent settings (fine-tuning
     freeze length) must follow the jets actually trained on, which are many more."""
-    from jetbench.evaluate_cell import plan_cell
+    from jetbench.evaluation.plan import plan_cell
     from jetbench.protocols import get_protocol
 
     plan = plan_cell("scratch", "cwola", "finetune", scale="smoke", progress=False)

@@ -44,7 +44,7 @@ def on_path(installed, monkeypatch):
 
 def test_example_appears_in_registry_and_validates(on_path):
     from jetbench.encoders import create_encoder, list_encoders
-    from jetbench.validate import validate_encoder
+    from jetbench.evaluation.validate import validate_encoder
 
     assert "example_deepsets" in list_encoders()
     model = create_encoder("example_deepsets", scale="smoke")
@@ -59,7 +59,7 @@ def test_example_checkpoint_roundtrip(on_path, tmp_path):
     import torch
 
     from jetbench.encoders import create_encoder, load_encoder, save_encoder
-    from jetbench.validate import synthetic_jets, to_tensors
+    from jetbench.evaluation.validate import synthetic_jets, to_tensors
 
     model = create_encoder("example_deepsets", scale="smoke", dim=24).eval()
     save_encoder(model, tmp_path / "ckpt")

@@ -11,7 +11,7 @@ import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import app, list_app
-from jetbench.leaderboard.benchmarks import CORE_TASKS
+from jetbench.tasks import CORE_TASKS
 
 
 @app.command("leaderboard")
@@ -60,7 +60,7 @@ def validate_encoder_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the random test jets."),
 ) -> None:
     """Check an encoder against the contract: meta, shapes, finiteness, symmetries, determinism."""
-    from jetbench.validate import validate_encoder
+    from jetbench.evaluation.validate import validate_encoder  # lazy: torch
 
     report = validate_encoder(spec, scale=scale, seed=seed)
     print(report.format())
@@ -79,7 +79,7 @@ def mock_run_cmd(
     results: Path = typer.Option(None, "--results", help="Also write the result JSONs here."),
 ) -> None:
     """Run every core task at the smoke scale on tiny generated data and print the table."""
-    from jetbench.validate_mock import format_rows, mock_run
+    from jetbench.evaluation.mock import format_rows, mock_run  # lazy: torch
 
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     rows = mock_run(encoder, names, protocol=protocol, seed=seed, device=device,

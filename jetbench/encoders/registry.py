@@ -19,8 +19,8 @@ from typing import Any
 from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.core.scales import PerScale, check_scale
 from jetbench.encoders.base import Encoder
+from jetbench.encoders.identity import ENTRY_POINT_GROUP
 
-ENTRY_POINT_GROUP = "jetbench.encoders"
 Factory = Callable[..., Encoder]
 
 _REGISTRY: dict[str, Factory] = {}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from jetbench import datasets
 from jetbench.core import distributed
 from jetbench.core.devices import resolve_device
 from jetbench.core.errors import JetbenchError
@@ -83,9 +84,7 @@ def _data_path(scale: str, data: str | os.PathLike | None, info: distributed.Dis
     generate it on first use while the others wait (no collective, so no timeout however long)."""
     if data is not None:
         return Path(data)
-    from jetbench.tasks import pretrain_split
-
-    return pretrain_split(scale, progress=info.is_main)
+    return datasets.pretrain_split(scale, progress=info.is_main)
 
 
 def _pretrain(

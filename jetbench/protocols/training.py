@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from jetbench.core import distributed as dd
 from jetbench.core.optim import EarlyStopping, adamw, warmup_cosine
 from jetbench.protocols.data import batches
+from jetbench.tasks import TaskKind
 
 
 class TaskModel(nn.Module):
@@ -174,33 +175,17 @@ def train(model: TaskModel, loss_fn: nn.Module, train_src: Any, val_src: Any, s:
     return hist
 
 
-def to_scores(out: torch.Tensor, kind: str, binary: bool, mask: torch.Tensor) -> torch.Tensor:
-    """Logits -> probabilities: softmax over classes, sigmoid for binary jets and vertex pairs."""
-    if kind == "vertex_pair":
-        valid = mask[:, :, None] & mask[:, None, :]
-        valid &= ~torch.eye(mask.shape[1], dtype=torch.bool, device=mask.device)
-        return torch.sigmoid(out) * valid
-    if kind == "jet_class" and binary:
-        return torch.sigmoid(out)
-    probs = torch.softmax(out, dim=-1)
-    return probs * mask[..., None] if kind == "track_class" else probs
-
-
 @torch.no_grad()
-def predict(model: TaskModel, src: Any, kind: str, binary: bool, n_slots: int,
-            batch_size: int = 512, device: str = "cpu", progress: bool = False) -> np.ndarray:
-    """Scores for every item of `src`, in order; per-track outputs padded back to `n_slots`."""
+def predict(model: TaskModel, src: Any, kind: TaskKind, n_slots: int, batch_size: int = 512,
+            device: str = "cpu", progress: bool = False) -> np.ndarray:
+    """Scores for every item of `src`, in order: the kind's probabilities, per-track outputs padded
+    back to `n_slots`."""
     model.eval()
     outs = []
     for idx in tqdm(batches(len(src), batch_size, None), desc="score", leave=False,
                     disable=not progress):
         inputs, _ = src.get(idx, device)
         out, mask = model(inputs)
-        s = to_scores(out, kind, binary, mask).float().cpu()
-        if kind == "track_class":
-            s = torch.nn.functional.pad(s, (0, 0, 0, n_slots - s.shape[1]))
-        elif kind == "vertex_pair":
-            pad = n_slots - s.shape[1]
-            s = torch.nn.functional.pad(s, (0, pad, 0, pad))
-        outs.append(s.numpy())
+        s = kind.to_scores(out, mask).float().cpu()
+        outs.append(kind.pad_scores(s, n_slots).numpy())
     return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
