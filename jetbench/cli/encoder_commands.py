@@ -16,7 +16,7 @@ def list_encoders_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Registered encoders (built-in, entry points) with embedding width and parameter count."""
-    from jetbench.encoders import PretrainableEncoder, create_encoder, list_encoders
+    from jetbench.encoders import PretrainableEncoder, create_encoder, list_encoders  # lazy: torch
 
     rows = []
     for name in list_encoders():

@@ -11,6 +11,7 @@ import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import app, list_app
+from jetbench.core.paths import results_dir
 from jetbench.tasks import CORE_TASKS
 
 
@@ -24,9 +25,8 @@ def leaderboard(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write score-vs-labels PNGs."),
 ) -> None:
     """Aggregate results into a benchmark's tables (md, tex, csv), HTML page and plots."""
-    from jetbench.core.paths import results_dir
-    from jetbench.leaderboard import build_leaderboard
-    from jetbench.leaderboard.render import wide_table
+    from jetbench.leaderboard import build_leaderboard  # lazy: torch (via evaluation); --help fast
+    from jetbench.leaderboard.render import wide_table  # lazy: torch (via evaluation)
 
     outputs = build_leaderboard(results or results_dir(), benchmark, out, plots=plots)
     lb = outputs.leaderboard
@@ -44,7 +44,7 @@ def leaderboard(
 @list_app.command("benchmarks")
 def list_benchmarks_cmd() -> None:
     """Named, versioned benchmarks `jetbench leaderboard --benchmark` accepts."""
-    from jetbench.leaderboard import list_benchmarks
+    from jetbench.leaderboard import list_benchmarks  # lazy: torch (via evaluation); --help fast
 
     rows = [(b.name, b.version, b.scale, ", ".join(b.tasks), ", ".join(b.protocols),
              ", ".join(f"{t}:{'/'.join(map(str, bs))}" for t, bs in b.budgets.items())

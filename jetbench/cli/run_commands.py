@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 
 from jetbench.cli.app import app
+from jetbench.core.errors import JetbenchError
+from jetbench.core.paths import results_dir
 
 
 @app.command("run")
@@ -34,7 +36,6 @@ def run(
     Makes the task data and pretrains the encoder first if they are not cached yet.
     """
     from jetbench.core import distributed as dd  # lazy: torch; `jetbench --help` stays fast
-    from jetbench.core.paths import results_dir
     from jetbench.evaluation import format_result, run_cell  # lazy: torch
 
     out = run_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale, device=device,
@@ -72,8 +73,6 @@ def sweep(
 
     Killed and restarted with the same arguments, it resumes where it stopped.
     """
-    from jetbench.core.errors import JetbenchError
-    from jetbench.core.paths import results_dir
     from jetbench.evaluation import slurm as sl  # lazy: torch; `jetbench --help` stays fast
     from jetbench.evaluation import sweep as sw  # lazy: torch
 

@@ -1,4 +1,5 @@
-"""Encoders: the contract, the registry, checkpoints and the reference MPM models (DESIGN §5)."""
+"""Encoders: the contract, the registry, checkpoints and the reference MPM models
+(docs/design.md, 'Encoders')."""
 
 from __future__ import annotations
 

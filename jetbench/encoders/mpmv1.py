@@ -24,7 +24,8 @@ from jetbench.data.format import JetBatch
 from jetbench.encoders.base import Batch
 from jetbench.encoders.model import BACKBONE_SCALES, SetEncoder
 from jetbench.encoders.registry import Factory, register_variant
-from jetbench.encoders.targets import build_target, vqvae_target_cfg
+from jetbench.encoders.target_registry import build_target
+from jetbench.encoders.targets import vqvae_target_cfg
 
 ORDERINGS = ("none", "head", "backbone")
 

@@ -24,7 +24,8 @@ from jetbench.encoders.backbone import Transformer
 from jetbench.encoders.base import Batch
 from jetbench.encoders.model import BACKBONE_SCALES, N_IDS, SetEncoder
 from jetbench.encoders.registry import Factory, register_variant
-from jetbench.encoders.targets import build_target, mlp, vqvae_target_cfg
+from jetbench.encoders.target_registry import build_target
+from jetbench.encoders.targets import mlp, vqvae_target_cfg
 
 
 class MPMv2(SetEncoder):

@@ -38,7 +38,7 @@ class VQVAE(nn.Module):
         recon: str = "huber",
         vq_weight: float = 10.0,
     ) -> None:
-        from vector_quantize_pytorch import VectorQuantize
+        from vector_quantize_pytorch import VectorQuantize  # lazy: seconds to import; VQ-VAE only
 
         super().__init__()
         if recon not in ("huber", "mse"):
