@@ -70,6 +70,20 @@ def test_example_checkpoint_roundtrip(on_path, tmp_path):
     assert again.embed_dim == 24 and all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+def test_identity_names_the_plugin_distribution(on_path):
+    """Results record a plug-in's distribution, version and entry point (issue 13 item 8)."""
+    from jetbench.encoders import create_encoder
+    from jetbench.encoders.identity import identify
+
+    ident = identify(create_encoder("example_deepsets", scale="smoke"))
+    plugin = ident.plugin
+    assert plugin is not None and plugin.module == "jetbench_example_encoder"
+    assert plugin.package.replace("_", "-") == "jetbench-example-encoder"
+    assert plugin.version == "0.1.0"
+    assert plugin.entry_point == "example_deepsets = jetbench_example_encoder:example_deepsets"
+    assert ident.config == {"name": "example_deepsets", "dim": 32, "depth": 1, "hidden": 64}
+
+
 def test_cli_lists_the_installed_example(installed):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(installed), *filter(None, [os.environ.get("PYTHONPATH")])])}
