@@ -11,8 +11,9 @@ import time
 import pytest
 
 from jetbench.core.errors import JetbenchError
-from jetbench.results import load_results
-from jetbench.sweep import Cell, expand, split_list, write_slurm
+from jetbench.evaluation.results import load_results
+from jetbench.evaluation.slurm import write_slurm
+from jetbench.evaluation.sweep import Cell, expand, split_list
 
 
 def test_expand_grid_defaults_all_and_numbers():

@@ -8,11 +8,14 @@ import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import list_app
+from jetbench.core.errors import unknown_name
+from jetbench.core.scales import SCALES
+from jetbench.encoders.cards import encoder_cards
 
 
 def _sizes(name: str, scale: str) -> dict:
     """Embedding width and parameter count: these need the model, so only with --sizes."""
-    from jetbench.encoders import create_encoder
+    from jetbench.encoders import create_encoder  # lazy: torch and every model module
 
     meta = create_encoder(name, scale).meta
     return {"embed_dim": meta.embed_dim, "n_params": meta.n_params}
@@ -28,9 +31,6 @@ def list_encoders_cmd(
 ) -> None:
     """Registered encoders (built-in, plug-ins): family, pretraining targets, paper, and whether a
     pretrained checkpoint ships with jetbench (otherwise `jetbench run` pretrains it once)."""
-    from jetbench.core.errors import unknown_name
-    from jetbench.encoders.cards import encoder_cards
-    from jetbench.tasks.spec import SCALES
 
     if scale not in SCALES:
         raise unknown_name("scale", scale, SCALES)

@@ -23,8 +23,8 @@ def generate(
                                        help="Comma-separated subset of classes, e.g. QCD,Tbqq."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
-    """Generate jets with Pythia 8 + FastJet + the detector model (DESIGN §3)."""
-    from jetbench.generate import generate_file
+    """Generate jets with Pythia 8 + FastJet + the detector model (docs/design.md, 'Generator')."""
+    from jetbench.generate import generate_file  # lazy: Pythia 8 and FastJet
 
     wanted = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     start = time.perf_counter()

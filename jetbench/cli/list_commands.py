@@ -8,6 +8,7 @@ import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import data_app, list_app
+from jetbench.core.scales import SCALES
 
 
 def _short(n: int) -> str:
@@ -26,8 +27,7 @@ def _budgets(spec, scale: str) -> str:
 @list_app.command("tasks")
 def list_tasks(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Registered tasks: version, data, main score and label budgets per scale (* = default)."""
-    from jetbench.tasks import SCALES
-    from jetbench.tasks import list_tasks as registered
+    from jetbench.tasks import list_tasks as registered  # lazy: torch; `jetbench --help` fast
 
     tasks = registered()
     if as_json:
@@ -50,7 +50,7 @@ def prepare(task: str = typer.Argument(..., help="Task name (see `jetbench list 
                                         help="Generator processes (0: all cores)."),
             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Produce (generate or convert), cache and check every split of a task."""
-    from jetbench.tasks import prepare_task
+    from jetbench.tasks import prepare_task  # lazy: torch; `jetbench --help` stays fast
 
     info = prepare_task(task, scale, workers=workers or None)
     if as_json:

@@ -24,7 +24,7 @@ def pretrain_command(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
     """Pretrain an encoder on the jetclass pretraining split; prints the checkpoint folder."""
-    from jetbench.pretraining import pretrain
+    from jetbench.pretraining import pretrain  # lazy: torch; `jetbench --help` stays fast
 
     path = pretrain(
         encoder,

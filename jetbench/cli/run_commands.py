@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 
 from jetbench.cli.app import app
+from jetbench.core.errors import JetbenchError
+from jetbench.core.paths import results_dir
 
 
 @app.command("run")
@@ -33,9 +35,8 @@ def run(
 
     Makes the task data and pretrains the encoder first if they are not cached yet.
     """
-    from jetbench.core.paths import results_dir
-    from jetbench.evaluate_cell import format_result, run_cell
-    from jetbench.protocols import distributed as dd
+    from jetbench.core import distributed as dd  # lazy: torch; `jetbench --help` stays fast
+    from jetbench.evaluation import format_result, run_cell  # lazy: torch
 
     out = run_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale, device=device,
                    results_dir=results if results is not None else results_dir(), force=force,
@@ -72,9 +73,8 @@ def sweep(
 
     Killed and restarted with the same arguments, it resumes where it stopped.
     """
-    from jetbench import sweep as sw
-    from jetbench.core.errors import JetbenchError
-    from jetbench.core.paths import results_dir
+    from jetbench.evaluation import slurm as sl  # lazy: torch; `jetbench --help` stays fast
+    from jetbench.evaluation import sweep as sw  # lazy: torch
 
     res = results if results is not None else results_dir()
     cells = sw.expand(encoders, tasks, protocols, budgets, seeds, scale)
@@ -83,7 +83,7 @@ def sweep(
                     (("encoders", encoders), ("tasks", tasks), ("protocols", protocols),
                      ("budgets", budgets), ("seeds", seeds)) if v), [])
         grid += ["--scale", scale, "--results", str(Path(res).resolve())]
-        submit = sw.write_slurm(cells, slurm, res, grid)
+        submit = sl.write_slurm(cells, slurm, res, grid)
         print(f"{len(cells)} cells; SLURM job written; submit with: {submit}")
         return
     print(f"jetbench sweep: {len(cells)} cells; preparing data and encoders", file=sys.stderr)

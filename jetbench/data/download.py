@@ -20,12 +20,15 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import tarfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tqdm.auto import tqdm
 
 from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.core.files import atomic_path
@@ -135,7 +138,6 @@ def _request_from(url: str, part: Path):
 def download_file(url: str, dest: str | os.PathLike, remote: RemoteFile,
                   progress: bool = True) -> str:
     """Fetch one file into `dest` (resuming `dest.part`); verify; return its sha256."""
-    from tqdm.auto import tqdm
 
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
@@ -208,7 +210,6 @@ def extract_archive(path: Path, dest: Path) -> Path:
             tar.extractall(tmp, filter="data")
         os.replace(tmp, target)
     except (tarfile.TarError, OSError) as err:
-        import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
         raise JetbenchError(f"{path}: cannot extract ({err})") from None

@@ -1,4 +1,5 @@
-"""The canonical jet format: one contract for every data source (DESIGN §2).
+"""The canonical jet format: one contract for every data source (docs/design.md,
+'Data format').
 
 Constituents are sorted by pT (descending) and zero-padded to P slots. Every reader and the
 generator produce a `JetBatch`; every encoder and task consumes one.
@@ -11,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from jetbench.core.errors import JetbenchError
+from jetbench.core.errors import JetbenchError, unknown_name
 
 CST_FEATURES = ("pt", "deta", "dphi", "d0", "d0_err", "z0", "z0_err")
 JET_FEATURES = ("pt", "eta", "phi", "mass", "n_constituents")
@@ -40,15 +41,13 @@ DATASETS: dict[str, DatasetInfo] = {
 
 def dataset_info(name: str) -> DatasetInfo:
     if name not in DATASETS:
-        from jetbench.core.errors import unknown_name
-
         raise unknown_name("dataset", name, DATASETS)
     return DATASETS[name]
 
 
 @dataclass
 class JetBatch:
-    """N jets in the canonical format (numpy arrays; see DESIGN §2 for the meaning of each key)."""
+    """N jets in the canonical format (numpy arrays; see docs/design.md, 'Data format', for each key)."""
 
     csts: np.ndarray  # float32 [N, P, 7]
     csts_id: np.ndarray  # int8 [N, P]

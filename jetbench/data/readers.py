@@ -15,12 +15,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import h5py
+
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import sha256_file
 from jetbench.data import schemas
 from jetbench.data.convert import batch_from_branches, required_branches
 from jetbench.data.format import JetBatch, dataset_info
-from jetbench.data.paper_h5 import iter_paper_h5
+from jetbench.data.paper_h5 import infer_paper_dataset, iter_paper_h5
 from jetbench.data.store import JetStore, StoreWriter
 
 ROOT_MAGIC = b"root"
@@ -57,8 +59,6 @@ def file_format(path: Path) -> str:
     if head.startswith(ROOT_MAGIC):
         return "root"
     if head == HDF5_MAGIC:
-        import h5py
-
         try:
             with h5py.File(path, "r") as h5:
                 return "store" if "content_hash" in h5.attrs else "paper_h5"
@@ -82,7 +82,7 @@ def _root_errors(path: Path) -> Iterator[None]:
 
 
 def _open_tree(path: Path):
-    import uproot
+    import uproot  # lazy: uproot and awkward load only for ROOT input
 
     with _root_errors(path):
         f = uproot.open(path, array_cache=None)
@@ -222,10 +222,6 @@ def _infer(files: list[Path], fmt: str) -> str:
     if fmt == "store":
         with JetStore(files[0]) as store:
             return store.dataset
-    import h5py
-
-    from jetbench.data.paper_h5 import infer_paper_dataset
-
     with h5py.File(files[0], "r") as f:
         return infer_paper_dataset(f, files[0])
 

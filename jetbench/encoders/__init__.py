@@ -1,4 +1,5 @@
-"""Encoders: the contract, the registry, checkpoints and the reference MPM models (DESIGN §5).
+"""Encoders: the contract, the registry, checkpoints and the reference MPM models
+(docs/design.md, 'Encoders').
 
 The names below are imported on first use (PEP 562), so `jetbench.encoders.cards` — what
 `jetbench list encoders` reads — loads without torch and the models.

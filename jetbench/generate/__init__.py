@@ -1,4 +1,4 @@
-"""The embedded Monte-Carlo generator (DESIGN §3): Pythia 8 + FastJet + a parametric detector.
+"""The embedded Monte-Carlo generator (docs/design.md, 'Generator'): Pythia 8 + FastJet + a parametric detector.
 
 Profiles: `jetclass` (10 classes of boosted R = 0.8 jets, truth-matched) and `btag` (R = 0.4
 jets with charged tracks, light/c/b, vertex and track-origin truth). Output is the real

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import hash_json
+from jetbench.data.convert import batch_from_branches
+from jetbench.data.store import StoreWriter
 from jetbench.generate import btag, jetclass
 from jetbench.generate.columns import Columns
 from jetbench.generate.processes import COMMON_SETTINGS, GENERATOR_VERSION, PROFILES, SOURCES
@@ -40,9 +43,7 @@ def generate_branches(profile: str, n: int, seed: int, workers: int = 1,
 
 def metadata(profile: str, n: int, seed: int, classes: list[str]) -> dict[str, Any]:
     """What a generated file must say about how it was made."""
-    from importlib.metadata import version
-
-    import fastjet
+    import fastjet  # lazy: FastJet (and awkward) load only when jets are clustered
 
     sources = {c: list(PROFILES[profile].class_sources[c]) for c in classes}
     settings = {s: list(COMMON_SETTINGS + SOURCES[s]) for v in sources.values() for s in v}
@@ -79,12 +80,9 @@ def write_branches(branches: dict, out: str | os.PathLike, profile: str, fmt: st
     out = Path(out)
     dataset = PROFILES[profile].dataset
     if fmt == "root":
-        from jetbench.data.rootio import write_root
+        from jetbench.data.rootio import write_root  # lazy: uproot only for ROOT output
 
         return write_root(out, branches, dataset)
-    from jetbench.data.convert import batch_from_branches
-    from jetbench.data.store import StoreWriter
-
     n = len(next(iter(branches.values())))
     with StoreWriter(out, dataset, meta) as writer:
         for start in range(0, n, STORE_CHUNK):

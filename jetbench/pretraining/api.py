@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -10,12 +11,15 @@ from pathlib import Path
 
 import torch
 
+from jetbench import datasets
+from jetbench.core import distributed
+from jetbench.core.devices import resolve_device
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_json, write_text
 from jetbench.core.paths import checkpoint_dir
-from jetbench.pretraining import distributed
+from jetbench.encoders import PretrainableEncoder, create_encoder, load_encoder, save_encoder
 from jetbench.pretraining.checkpointing import STATE_DIR, clear_train_state, load_train_state
-from jetbench.pretraining.config import PretrainConfig, resolve_device
+from jetbench.pretraining.config import PretrainConfig
 from jetbench.pretraining.data import PretrainData
 from jetbench.pretraining.loop import PretrainLoop
 
@@ -82,9 +86,7 @@ def _data_path(scale: str, data: str | os.PathLike | None, info: distributed.Dis
     generate it on first use while the others wait (no collective, so no timeout however long)."""
     if data is not None:
         return Path(data)
-    from jetbench.tasks import pretrain_split
-
-    return pretrain_split(scale, progress=info.is_main)
+    return datasets.pretrain_split(scale, progress=info.is_main)
 
 
 def _pretrain(
@@ -96,8 +98,6 @@ def _pretrain(
     data: str | os.PathLike | None,
     progress: bool,
 ) -> Path:
-    from jetbench.encoders import PretrainableEncoder, create_encoder
-
     root = out / STATE_DIR
     saved = load_train_state(root) if resume else None
     if resume and saved is None and is_complete(out):
@@ -143,8 +143,6 @@ def _pretrain(
 
 def _save_final(loop: PretrainLoop, out: Path, data_hash: str, data_path: Path, fit_seconds: float) -> None:
     """Encoder files into `out`, then the log, then the summary last (its presence = complete)."""
-    from jetbench.encoders import save_encoder
-
     tmp = out / f".final.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -186,8 +184,6 @@ def _save_final(loop: PretrainLoop, out: Path, data_hash: str, data_path: Path, 
 
 
 def _json_line(record: dict) -> str:
-    import json
-
     return json.dumps(record, sort_keys=True) + "\n"
 
 
@@ -198,12 +194,8 @@ def _say(info: distributed.DistInfo, message: str) -> None:
 
 def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto") -> torch.nn.Module:
     """The pretrained encoder `name` at `scale`: loaded from its checkpoint, or pretrained now."""
-    from jetbench.encoders import load_encoder
-
     path = default_checkpoint(name, scale)
     if not is_complete(path):
-        from jetbench.encoders import PretrainableEncoder, create_encoder
-
         model = create_encoder(name, scale)
         if not isinstance(model, PretrainableEncoder):  # a plug-in that arrives ready to encode
             return model.to(resolve_device(device))

@@ -18,14 +18,25 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from jetbench.core import distributed
 from jetbench.core.errors import JetbenchError
-from jetbench.pretraining import distributed
+from jetbench.core.optim import WarmupExpDecay, adamw
 from jetbench.pretraining.checkpointing import TrainState, save_train_state
-from jetbench.pretraining.config import PretrainConfig, adamw
+from jetbench.pretraining.config import PretrainConfig
 from jetbench.pretraining.data import PretrainData
 from jetbench.pretraining.probe import OnlineProbe
 from jetbench.pretraining.sampler import BatchSampler, rank_slice
-from jetbench.pretraining.schedule import WarmupExpDecay
+
+
+class PretrainForward(torch.nn.Module):
+    """Makes `pretrain_loss` the forward of a module, so DDP can hook the backward through it."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.model.pretrain_loss(batch)
 
 
 def step_seed(seed: int, rank: int) -> int:
@@ -47,11 +58,14 @@ class PretrainLoop:
     ):
         self.model, self.data, self.cfg, self.device, self.info = model.to(device), data, cfg, device, info
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = adamw(self.params, cfg.lr, cfg.weight_decay)
+        self.optimizer = adamw(self.params, cfg.lr, cfg.weight_decay, fused=True)
         self.schedule = WarmupExpDecay.scaled(cfg.steps, cfg.lr, cfg.half_life_fraction)
         self.sampler = BatchSampler(len(data), cfg.batch_size, cfg.seed, data.block_chunks)
         self.probe = OnlineProbe(model.embed_dim, n_classes, cfg.probe_lr).to(device)
-        self.forward = distributed.wrap(model, info, device)
+        # `find_unused_parameters`: a pretraining step need not touch every parameter (heads of
+        # targets that are off, mask tokens when nothing was masked, the frozen tokeniser)
+        self.forward = distributed.wrap_ddp(PretrainForward(model), info, device,
+                                            find_unused_parameters=True)
         self.step = 0
         self.log: list[dict] = []
         self.elapsed = 0.0

@@ -12,9 +12,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tabulate import tabulate
 from torch import nn
 
-from jetbench.leaderboard.benchmarks import CORE_TASKS
+from jetbench.encoders import PretrainableEncoder
+from jetbench.evaluation.run import evaluate
+from jetbench.evaluation.validate import load_model, one_line
+from jetbench.protocols import check_protocol
+from jetbench.tasks import CORE_TASKS, get_task
 
 
 @dataclass
@@ -35,9 +40,6 @@ def evaluation_target(encoder: str | nn.Module, scale: str) -> str | nn.Module:
     else the built model itself (a plug-in that arrives ready to encode)."""
     if not isinstance(encoder, str):
         return encoder
-    from jetbench.encoders import PretrainableEncoder
-    from jetbench.validate import load_model
-
     model = load_model(encoder, scale)  # a wrong name fails here, before any data work
     if isinstance(model, PretrainableEncoder) and not Path(encoder).is_dir():
         return encoder
@@ -49,21 +51,16 @@ def mock_run(encoder: str | nn.Module, tasks: tuple[str, ...] | list[str] = CORE
              device: str = "auto", results_dir: str | Path | None = None,
              progress: bool = False) -> list[MockRow]:
     """Evaluate `encoder` on each task; a task that fails becomes a failed row, not an abort."""
-    import jetbench
-    from jetbench.protocols import get_protocol
-    from jetbench.tasks import get_task
-    from jetbench.validate import one_line
-
     for task in tasks:  # wrong names are the user's input: one clear error before any work
         get_task(task)
-    get_protocol(protocol, scale=scale)
+    check_protocol(protocol, scale)
     target = evaluation_target(encoder, scale)
     rows = []
     for task in tasks:
         t0 = time.perf_counter()
         row = MockRow(task, protocol, False)
         try:
-            (res,) = jetbench.evaluate(target, tasks=[task], protocol=protocol, scale=scale,
+            (res,) = evaluate(target, tasks=[task], protocol=protocol, scale=scale,
                                        seed=seed, device=device, results_dir=results_dir,
                                        progress=progress)
         except Exception as err:  # whatever the encoder broke, report it and go on
@@ -80,8 +77,6 @@ def mock_run(encoder: str | nn.Module, tasks: tuple[str, ...] | list[str] = CORE
 
 
 def format_rows(rows: list[MockRow]) -> str:
-    from tabulate import tabulate
-
     table = [[r.task, r.protocol, "" if r.budget is None else r.budget, r.main_score,
               "" if r.value is None else f"{r.value:.4f}", f"{r.wall_s:.1f}",
               "PASS" if r.passed else f"FAIL {r.error}"] for r in rows]

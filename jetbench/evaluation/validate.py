@@ -1,6 +1,6 @@
 """`jetbench validate-encoder`: does an encoder keep the contract every task relies on?
 
-The heads and protocols assume (DESIGN §5): complete metadata; `encode(batch)` returns
+The heads and protocols assume (docs/design.md, 'Encoders'): complete metadata; `encode(batch)` returns
 (jet [B, D] float32, tokens [B, P, D] float32, mask [B, P] bool) with D = `embed_dim`; finite
 outputs; tokens permutation-equivariant and the jet embedding permutation-invariant; extra padded
 slots change nothing; in eval mode a jet's embedding does not depend on the other jets in its batch,
@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from jetbench.core.errors import JetbenchError
 from jetbench.data.format import JetBatch
+from jetbench.encoders import Encoder, PretrainableEncoder, create_encoder, load_encoder
 
 META_FIELDS = ("name", "revision", "n_params", "embed_dim", "pretraining_data", "license")
 
@@ -85,7 +86,8 @@ def synthetic_jets(n: int, n_slots: int, seed: int) -> JetBatch:
 
 
 def to_tensors(b: JetBatch) -> dict[str, Tensor]:
-    """The encoder's tensor batch (DESIGN §5): float32 csts, int64 ids, bool mask."""
+    """The encoder's tensor batch (docs/design.md, 'Encoders'): float32 csts, int64 ids, bool
+    mask."""
     return {"csts": torch.from_numpy(b.csts.copy()),
             "csts_id": torch.from_numpy(b.csts_id.astype(np.int64)),
             "mask": torch.from_numpy(b.mask.copy())}
@@ -93,8 +95,6 @@ def to_tensors(b: JetBatch) -> dict[str, Tensor]:
 
 def load_model(spec: str, scale: str) -> nn.Module:
     """A registered name, an entry point, a 'module:factory' spec, or a checkpoint folder."""
-    from jetbench.encoders import create_encoder, load_encoder
-
     if Path(spec).is_dir():
         return load_encoder(spec)
     return create_encoder(spec, scale=scale)
@@ -137,8 +137,6 @@ class _Validator:
 
     # -- the checks: each returns (passed, detail) ----------------------------------------------
     def interface(self) -> tuple[bool, str]:
-        from jetbench.encoders import Encoder
-
         m = self.model
         problems = []
         if not isinstance(m, Encoder):
@@ -276,8 +274,6 @@ CHECKS: tuple[str, ...] = ("interface", "meta", "shapes", "finite", "permutation
 def _maybe_fit_preprocessing(model: nn.Module, report: ValidationReport, seed: int,
                              n_slots: int) -> None:
     """Reference encoders must fit their input transform before encoding; do it on random jets."""
-    from jetbench.encoders import PretrainableEncoder
-
     if not isinstance(model, PretrainableEncoder):
         return
     transform = getattr(model, "transform", None)

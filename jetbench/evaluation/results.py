@@ -1,7 +1,8 @@
 """Result files: one JSON per cell (encoder, revision, task@version, protocol@version, budget, seed).
 
 The schema is a pydantic model so `jetbench run` writes and `jetbench leaderboard` reads the same
-thing; `cell_path` names the file from the cell identity, which is what makes sweeps resumable.
+thing; a file is named after its `Cell`, which is what makes sweeps resumable. Schema 2 added the
+encoder's full identity (`encoder_info`) and the git dirty flag; schema 1 files still load.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_json
+from jetbench.encoders.identity import EncoderIdentity
+from jetbench.evaluation.cell import Cell
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Provenance(BaseModel):
@@ -30,6 +33,7 @@ class Provenance(BaseModel):
     encoder_checkpoint_hash: str | None = None
     jetbench_version: str
     git_commit: str | None = None
+    git_dirty: bool | None = None  # uncommitted changes to tracked files when it ran
     torch_version: str
     device: str
     python_version: str
@@ -55,6 +59,7 @@ class Result(BaseModel):
     binned: dict[str, dict[str, float]] = Field(default_factory=dict)
     stderr: dict[str, float] = Field(default_factory=dict)  # bootstrap standard errors
     n_params: int
+    encoder_info: EncoderIdentity | None = None  # code/config/weights identity, metadata, plug-in
     wall_time_s: float
     created: str
     provenance: Provenance
@@ -64,23 +69,17 @@ class Result(BaseModel):
     def score(self) -> float:
         return self.metrics[self.main_score]
 
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.encoder, self.task, self.protocol, self.scale, self.budget, self.seed)
+
     def cell_id(self) -> str:
-        return cell_id(self.encoder, self.task, self.protocol, self.scale, self.budget, self.seed)
-
-
-def cell_id(encoder: str, task: str, protocol: str, scale: str, budget: int, seed: int) -> str:
-    safe = encoder.replace(":", "_").replace("/", "_")
-    return f"{safe}__{task}__{protocol}__{scale}__b{budget}__s{seed}"
-
-
-def cell_path(results_dir: str | os.PathLike, encoder: str, task: str, protocol: str, scale: str,
-              budget: int, seed: int) -> Path:
-    return Path(results_dir) / f"{cell_id(encoder, task, protocol, scale, budget, seed)}.json"
+        return self.cell.id
 
 
 def save_result(result: Result, results_dir: str | os.PathLike) -> Path:
     """Write the result JSON atomically under its cell name; return the path."""
-    path = Path(results_dir) / f"{result.cell_id()}.json"
+    path = result.cell.path(results_dir)
     write_json(path, result.model_dump(mode="json"))
     return path
 

@@ -1,4 +1,4 @@
-"""Task data on disk: each generator call and each real file becomes a canonical store under
+"""Split data on disk: each generator call and each real file becomes a canonical store under
 `paths.data_dir()`, produced on first use and reused afterwards at the cost of a `stat`.
 
 Keys are content-derived: a generated part is named by (profile, classes, n, seed, generator
@@ -25,9 +25,8 @@ import numpy as np
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import hash_json, sha256_file
 from jetbench.core.paths import data_dir
-from jetbench.data.format import dataset_info
-from jetbench.data.store import StoreWriter
-from jetbench.tasks.spec import FilePart, GeneratedPart
+from jetbench.data.store import JetStore, StoreWriter
+from jetbench.datasets.spec import FilePart, GeneratedPart
 
 CHUNK = 20_000
 
@@ -93,9 +92,9 @@ class Source:
 
 
 def generator_version() -> str:
-    from jetbench.generate import GENERATOR_VERSION
+    import jetbench.generate as gen  # lazy: the generator package loads Pythia 8 and FastJet
 
-    return str(GENERATOR_VERSION)
+    return str(gen.GENERATOR_VERSION)
 
 
 def generated_source(profile: str, dataset: str, part: GeneratedPart, what: str,
@@ -107,7 +106,7 @@ def generated_source(profile: str, dataset: str, part: GeneratedPart, what: str,
     path = data_dir() / "generated" / f"{profile}_n{part.n}_s{part.seed}_{key[:12]}.h5"
 
     def build(out: Path) -> None:
-        import jetbench.generate as gen
+        import jetbench.generate as gen  # lazy: the generator package loads Pythia 8 and FastJet
 
         n_workers = workers or default_workers()
         print(f"jetbench: generating {what}: {part.n} {profile} jets"
@@ -121,8 +120,6 @@ def generated_source(profile: str, dataset: str, part: GeneratedPart, what: str,
 
 
 def _check_generated(path: Path, n: int, dataset: str) -> None:
-    from jetbench.data.store import JetStore
-
     if not path.exists():
         raise JetbenchError(f"{path}: the generator did not write the store")
     with JetStore(path) as store:
@@ -170,16 +167,15 @@ def file_source(part: FilePart, dataset: str) -> Source:
     verify_sha256(src, part.sha256)
     path = src
     if not is_store(src):
-        from jetbench.data.readers import convert_file
+        from jetbench.data.readers import convert_file  # lazy: readers load uproot and awkward
 
         out = data_dir() / "converted" / f"{dataset}_{part.sha256[:16]}.h5"
         path = ensure(out, lambda o: convert_file(src, dataset, o))
     return Source(path, hash_json([part.sha256, part.start, part.stop]), part.start, part.stop)
 
 
-def _chunks(src: Source) -> Iterator:
-    from jetbench.data.store import JetStore
-
+def chunks(src: Source) -> Iterator:
+    """The source's jets in store order, CHUNK jets at a time (flat memory)."""
     with JetStore(src.path) as store:
         stop = len(store) if src.stop is None else min(src.stop, len(store))
         if src.start >= stop:
@@ -189,7 +185,7 @@ def _chunks(src: Source) -> Iterator:
             yield store[a:min(a + CHUNK, stop)]
 
 
-def _labels(src: Source) -> np.ndarray:
+def labels_of(src: Source) -> np.ndarray:
     with h5py.File(src.path, "r") as f:
         return np.asarray(f["labels"][src.start:src.stop])
 
@@ -197,38 +193,8 @@ def _labels(src: Source) -> np.ndarray:
 def build_concat(out: Path, sources: list[Source], dataset: str, metadata: dict) -> None:
     with StoreWriter(out, dataset, metadata) as w:
         for src in sources:
-            for batch in _chunks(src):
+            for batch in chunks(src):
                 w.append(batch)
-
-
-def build_mixture(out: Path, sources: list[Source], dataset: str, background: str, signal: str,
-                  seed: int, metadata: dict) -> dict[str, int]:
-    """CWoLa mixed samples: background jets first, a seeded half of them relabelled as signal
-    (mixture 1), then every signal jet (mixture 1). Returns the layout stored in the metadata."""
-    labels = dataset_info(dataset).labels
-    bkg, sig = labels.index(background), labels.index(signal)
-    all_labels = np.concatenate([_labels(s) for s in sources])
-    other = ~np.isin(all_labels, [bkg, sig])
-    if other.any():
-        raise JetbenchError(f"{out.name}: CWoLa sources contain jets that are neither "
-                            f"{background} nor {signal} (label {labels[all_labels[other][0]]})")
-    n_bkg, n_sig = int(np.sum(all_labels == bkg)), int(np.sum(all_labels == sig))
-    mix1 = np.zeros(n_bkg, bool)
-    mix1[np.random.default_rng(seed).permutation(n_bkg)[n_bkg // 2:]] = True
-    layout = {"n_background": n_bkg, "n_signal": n_sig, "n_background_mixture1": int(mix1.sum())}
-    with StoreWriter(out, dataset, {**metadata, "cwola": layout}) as w:
-        done = 0
-        for want in (bkg, sig):
-            for src in sources:
-                for batch in _chunks(src):
-                    part = batch[batch.labels == want]
-                    if want == bkg and len(part):
-                        half = mix1[done:done + len(part)]
-                        part.labels = np.where(half, sig, bkg).astype(np.int16)
-                        done += len(part)
-                    if len(part):
-                        w.append(part)
-    return layout
 
 
 def derived_path(label: str, key: str) -> Path:

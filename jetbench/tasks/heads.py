@@ -1,4 +1,4 @@
-"""Task heads and their losses (DESIGN §6, paper 2).
+"""Task heads: the networks a protocol trains on top of an encoder (docs/design.md, 'Heads').
 
 A head maps an encoder's output `(jet [B,D], tokens [B,P,D], mask [B,P])` to logits:
 - jet tasks: `ClassAttentionHead` (CaiT-style class token attending to the tokens) -> [B, C]
@@ -6,22 +6,17 @@ A head maps an encoder's output `(jet [B,D], tokens [B,P,D], mask [B,P])` to log
 - trackid: `TrackHead` (per-track residual MLP) -> [B, P, C];
 - vertexing: `PairHead` (twin MLP F, logit = Linear(|F(z_i) - F(z_j)|)) -> [B, P, P], computed only
   on upper-triangle pairs of real tracks (other entries are 0 and ignored by loss and metrics).
-The `linear` protocol uses the `Linear*` variants (no hidden layer). Losses read their knobs from
-the task spec (`task.loss`) where it provides them and fall back to the paper values.
+The `linear` protocol uses the `Linear*` variants (no hidden layer). Which head (and loss) a task
+gets is decided by its kind (`jetbench.tasks.kinds`).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jetbench.encoders.sets import Packing
-
-HEAD_KINDS = ("jet_class", "track_class", "vertex_pair")
-TRACK_CLASS_WEIGHTS = (0.3868, 1.4342, 3.3482, 2.3896)
+from jetbench.core.sets import Packing
 
 
 def packed_positions(mask: torch.Tensor) -> torch.Tensor:
@@ -208,84 +203,3 @@ class LinearJetHead(nn.Module):
     def forward(self, jet: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         logits = self.out(jet)
         return logits[:, 0] if self.n_out == 1 else logits
-
-
-def _loss_cfg(task: Any) -> dict[str, Any]:
-    cfg = getattr(task, "loss", None)
-    if cfg is None:
-        return {}
-    if isinstance(cfg, str):
-        return {"name": cfg}
-    d = cfg.model_dump() if hasattr(cfg, "model_dump") else dict(cfg)
-    return {k: v for k, v in d.items() if v is not None}  # unset fields fall back to defaults
-
-
-def is_binary(task: Any) -> bool:
-    """Binary jet tasks use one logit + BCE (e.g. cwola); the task spec says so via its loss."""
-    name = str(_loss_cfg(task).get("name", "")).lower()
-    return task.head == "jet_class" and ("bce" in name or "binary" in name)
-
-
-def build_head(task: Any, in_dim: int, linear: bool = False) -> nn.Module:
-    """The head for a task spec (`task.head`, `task.n_classes`); `linear` for the linear probe."""
-    if task.head == "jet_class":
-        n_out = 1 if is_binary(task) else int(task.n_classes)
-        return LinearJetHead(in_dim, n_out) if linear else ClassAttentionHead(in_dim, n_out)
-    if task.head == "track_class":
-        return TrackHead(in_dim, int(task.n_classes), linear=linear)
-    if task.head == "vertex_pair":
-        return PairHead(in_dim, linear=linear)
-    from jetbench.core.errors import unknown_name
-
-    raise unknown_name("head type", str(task.head), HEAD_KINDS)
-
-
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 3.0,
-               alpha: float | None = None) -> torch.Tensor:
-    """Binary focal loss (mean): down-weights the many easy 'different vertex' pairs."""
-    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    p = torch.sigmoid(logits)
-    p_t = p * target + (1 - p) * (1 - target)
-    loss = ce * (1 - p_t) ** gamma
-    if alpha is not None and alpha >= 0:
-        loss = loss * (alpha * target + (1 - alpha) * (1 - target))
-    return loss.mean()
-
-
-class TaskLoss(nn.Module):
-    """Loss for a task's head output; `targets` are what `jetbench.tasks.task_targets` returns.
-
-    jet_class: labels [B]; track_class: per-track labels [B, P] (-1 on padding);
-    vertex_pair: per-track vertex ids [B, P] (pairs i<j of real tracks, target = same id).
-    """
-
-    def __init__(self, task: Any):
-        super().__init__()
-        cfg = _loss_cfg(task)
-        self.kind = task.head
-        self.binary = is_binary(task)
-        self.smoothing = float(cfg.get("label_smoothing", 0.1 if self.kind == "jet_class" else 0.0))
-        self.gamma = float(cfg.get("gamma", 3.0))
-        self.alpha = cfg.get("alpha")
-        weights = cfg.get("class_weights")
-        if weights is None and self.kind == "track_class" and int(task.n_classes) == 4:
-            weights = TRACK_CLASS_WEIGHTS
-        w = None if weights is None else torch.tensor(weights, dtype=torch.float32)
-        self.register_buffer("weights", w)
-
-    def forward(self, out: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        if self.kind == "jet_class":
-            if self.binary:
-                y = targets.float()
-                if self.smoothing:
-                    y = y * (1 - self.smoothing) + 0.5 * self.smoothing
-                return F.binary_cross_entropy_with_logits(out, y)
-            return F.cross_entropy(out, targets.long(), label_smoothing=self.smoothing)
-        if self.kind == "track_class":
-            t = targets.long().masked_fill(~mask, -1)
-            return F.cross_entropy(out.reshape(-1, out.shape[-1]), t.reshape(-1),
-                                   weight=self.weights, ignore_index=-1,
-                                   label_smoothing=self.smoothing)
-        b, i, j = pair_index(mask)
-        same = (targets[b, i] == targets[b, j]).float()
-        return focal_loss(out[b, i, j], same, self.gamma, self.alpha)

@@ -4,6 +4,9 @@ Every encoder runs its transformer only on real (or kept) particles: `compact` m
 slots to the front (stable, so relative order is preserved) and trims the batch to the longest
 selection, and `scatter` puts per-particle results back into the original P slots. `Packing` goes
 one step further, to the real tokens only ([T, C]), for per-token layers in ragged batches.
+
+Pure tensor helpers with no jetbench dependency, in `core` because both the encoders (backbone,
+masking) and the task heads (`jetbench.tasks.heads`) use them.
 """
 
 from __future__ import annotations
