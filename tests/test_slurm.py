@@ -10,8 +10,9 @@ import subprocess
 import pytest
 
 from jetbench.core.errors import JetbenchError
-from jetbench.slurm import SlurmOptions, minutes, submit_sweep
-from jetbench.sweep import Cell, expand
+from jetbench.evaluation.cell import Cell
+from jetbench.evaluation.slurm import SlurmOptions, minutes, submit_sweep
+from jetbench.evaluation.sweep import expand
 
 # answers like sbatch and keeps a copy of each submitted script as <job id>.sh
 FAKE_SBATCH = """#!/bin/bash
@@ -68,7 +69,7 @@ def test_array_behind_prepare_job_with_cluster_options(sbatch, tmp_path, monkeyp
 def test_each_array_task_runs_its_cell_without_progress_bars(sbatch, tmp_path, monkeypatch):
     from submitit.core.utils import DelayedSubmission
 
-    import jetbench.evaluate_cell as ec
+    import jetbench.evaluation.run as ec
 
     submit_sweep(_cells()[:2], tmp_path / "job", tmp_path / "res", SlurmOptions(), device="cpu")
     pickles = sorted(glob.glob(str(tmp_path / "job" / "1002_*_submitted.pkl")))

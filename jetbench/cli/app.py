@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import typer
+
+from jetbench.core.errors import JetbenchError
+from jetbench.core.log import configure, set_progress
+from jetbench.tracking import GROUP_ENV, TRACK_ENV, selected
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="jetbench: a benchmark suite for jet foundation models.")
@@ -27,11 +32,23 @@ def no_progress_option() -> Any:
 
 def progress_wanted(no_progress: bool) -> bool:
     """A command's `--no-progress` switched on for everything below it (and its workers)."""
-    from jetbench.core.log import set_progress
-
     if no_progress:
         set_progress(False)
     return not no_progress
+
+
+def track_option() -> Any:
+    """`--track wandb,mlflow,tensorboard` of the commands that train (run, sweep, pretrain)."""
+    return typer.Option(None, "--track", help="Experiment tracking: wandb, mlflow and/or "
+                        "tensorboard, comma-separated (default: $JETBENCH_TRACK, else off).")
+
+
+def tracking_wanted(track: str | None, group: str | None = None) -> None:
+    """Check `--track` and pass it (and a sweep's group name) on to workers and jobs."""
+    if track is not None:
+        os.environ[TRACK_ENV] = ",".join(selected(track))
+    if group and selected():
+        os.environ.setdefault(GROUP_ENV, group)
 
 
 @app.callback()
@@ -39,9 +56,6 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show full traceback
           quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
           verbose: bool = typer.Option(False, "--verbose", "-v", help="Also debug messages."),
           no_progress: bool = typer.Option(False, "--no-progress", help=NO_PROGRESS_HELP)) -> None:
-    from jetbench.core.errors import JetbenchError
-    from jetbench.core.log import configure
-
     if quiet and verbose:
         raise JetbenchError("--quiet and --verbose: give one of them")
     DEBUG["on"] = debug

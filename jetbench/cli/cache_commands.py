@@ -24,7 +24,7 @@ def _size(n: int) -> str:
 @cache_app.command("list")
 def list_cache(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Sizes per encoder and task, the total and the cap ($JETBENCH_EMBED_CACHE_GB)."""
-    from jetbench.protocols.embedding_cache import cache_root, cap_bytes, summary
+    from jetbench.protocols.embedding_cache import cache_root, cap_bytes, summary  # lazy: torch
 
     groups = summary()
     total = sum(g.bytes for g in groups)
@@ -46,7 +46,7 @@ def clear_cache(
     everything: bool = typer.Option(False, "--all", help="The whole embedding cache."),
 ) -> None:
     """Delete cached embeddings (they are recomputed when a run needs them again)."""
-    from jetbench.protocols.embedding_cache import clear
+    from jetbench.protocols.embedding_cache import clear  # lazy: torch (jetbench.protocols)
 
     files, n_bytes = clear(encoder, task, everything)
     print(f"removed {files} file(s), {_size(n_bytes)}")

@@ -7,7 +7,7 @@ import json
 import typer
 from tabulate import tabulate
 
-from jetbench.cli.app import data_app, list_app
+from jetbench.cli.app import data_app, list_app, no_progress_option, progress_wanted
 from jetbench.core.scales import SCALES
 
 
@@ -48,11 +48,13 @@ def prepare(task: str = typer.Argument(..., help="Task name (see `jetbench list 
             scale: str = typer.Option("cpu", "--scale", help="smoke | cpu | paper"),
             workers: int = typer.Option(0, "--workers",
                                         help="Generator processes (0: all cores)."),
-            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+            as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+            no_progress: bool = no_progress_option()) -> None:
     """Produce (generate or convert), cache and check every split of a task."""
     from jetbench.tasks import prepare_task  # lazy: torch; `jetbench --help` stays fast
 
-    info = prepare_task(task, scale, workers=workers or None)
+    info = prepare_task(task, scale, workers=workers or None,
+                        progress=progress_wanted(no_progress))
     if as_json:
         print(json.dumps(info, indent=2))
         return

@@ -57,6 +57,7 @@ class Protocol(ABC):
         self.history: History | None = None
         self.measured = Measured()
         self.refresh_cache = False  # frozen/linear: recompute cached embeddings (`--force`)
+        self.use_cache = True  # frozen/linear: False embeds in memory, writes no cache file
 
     @classmethod
     def check_overrides(cls, scale: str, overrides: dict[str, Any]) -> None:

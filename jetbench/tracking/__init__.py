@@ -7,6 +7,7 @@ the backends are in jetbench.tracking.backends.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,8 @@ from jetbench.tracking.backends import open_backend
 from jetbench.tracking.base import (
     BACKENDS,
     EXTRAS,
+    GROUP_ENV,
+    TRACK_ENV,
     NullTracker,
     Tracker,
     Trackers,
@@ -31,6 +34,7 @@ def open_trackers(run: str, group: str | None = None, params: Mapping[str, Any] 
     """Start one tracking run called `run` (in `group`) on every selected backend, plus the
     `extra` tracker objects; log `params`. With nothing selected this is a no-op tracker."""
     chosen = selected(names)
+    group = group or os.environ.get(GROUP_ENV) or None
     made: list[Tracker] = list(extra)
     for name in chosen:
         try:
@@ -44,5 +48,5 @@ def open_trackers(run: str, group: str | None = None, params: Mapping[str, Any] 
     return trackers
 
 
-__all__ = ["BACKENDS", "NullTracker", "Tracker", "Trackers", "flatten", "open_trackers",
+__all__ = ["BACKENDS", "GROUP_ENV", "TRACK_ENV", "NullTracker", "Tracker", "Trackers", "flatten", "open_trackers",
            "result_record", "selected", "tracking_dir"]

@@ -26,6 +26,7 @@ from jetbench.core.errors import unknown_name
 from jetbench.core.log import get_logger
 
 TRACK_ENV = "JETBENCH_TRACK"
+GROUP_ENV = "JETBENCH_TRACK_GROUP"  # a sweep sets it, so its cells (in any process) share a group
 DIR_ENV = "JETBENCH_TRACKING_DIR"
 BACKENDS = ("wandb", "mlflow", "tensorboard")
 # the pip extra that installs each backend's library
