@@ -82,3 +82,18 @@ def test_list_encoders_answers_fast_without_torch():
     assert out.returncode == 0, out.stderr
     assert "mpm_flow" in out.stdout and "arXiv:2401.13537" in out.stdout
     assert cpu < 2.0, f"{cpu:.2f} s CPU ({wall:.2f} s wall)"
+
+
+def test_list_tasks_says_what_each_task_asks(capsys):
+    from jetbench.tasks import get_task
+
+    assert main(["list", "tasks", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert all(r["summary"] for r in rows.values())  # every shipped task has its one line
+    assert rows["vertexing"]["main_score"] == "ari" and rows["vertexing"]["data"] == "btag"
+    assert main(["list", "tasks", "--scale", "smoke"]) == 0
+    table = capsys.readouterr().out
+    assert "which pairs of a jet's tracks come from the same vertex" in table
+    assert "budgets smoke" in table and "50,150*" in table
+    spec = get_task("btag")
+    assert spec.model_copy(update={"summary": "changed"}).hash() == spec.hash()  # free text
