@@ -114,3 +114,19 @@ def test_refusals(sbatch, tmp_path, monkeypatch):
                                          ("1-12", 2160), ("1-12:30", 2190), ("0:59", 1)])
 def test_time_formats_of_sbatch(text, expect):
     assert minutes(text) == expect
+
+
+def test_sweep_command_submits(sbatch, tmp_path, capsys):
+    from jetbench.cli import main
+
+    code = main(["sweep", "--encoders", "scratch", "--tasks", "btag", "--protocols", "frozen",
+                 "--budgets", "50,150", "--scale", "smoke", "--results", str(tmp_path / "res"), "--slurm",
+                 str(tmp_path / "job"), "--partition", "short", "--account", "phys", "--time",
+                 "90", "--gpus", "2", "--max-parallel", "1"])
+    assert code == 0
+    assert "2 cells: SLURM job 1001 (data and encoders), then array job 1002" in \
+        capsys.readouterr().out
+    array = (sbatch / "1002.sh").read_text()
+    for line in ("#SBATCH --partition=short", "#SBATCH --account=phys", "#SBATCH --time=90",
+                 "#SBATCH --gpus-per-node=2", "#SBATCH --array=0-1%1"):
+        assert line in array

@@ -12,8 +12,7 @@ def test_smoke_sweep_stderr_has_no_carriage_returns(tmp_path):
     cmd = [sys.executable, "-m", "jetbench", "sweep", "--encoders", "scratch", "--tasks", "btag",
            "--protocols", "frozen", "--scale", "smoke", "--results", str(tmp_path / "res"),
            "--threads", "1"]
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         timeout=1800)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)  # stderr: a pipe
     assert out.returncode == 0, out.stderr[-2000:]
     assert "\r" not in out.stderr, out.stderr[:2000]
     lines = out.stderr.splitlines()
