@@ -12,7 +12,7 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import hash_json
-from jetbench.data.convert import batch_from_branches
+from jetbench.data import convert
 from jetbench.data.store import StoreWriter
 from jetbench.generate import btag, jetclass
 from jetbench.generate.columns import Columns
@@ -87,5 +87,5 @@ def write_branches(branches: dict, out: str | os.PathLike, profile: str, fmt: st
     with StoreWriter(out, dataset, meta) as writer:
         for start in range(0, n, STORE_CHUNK):
             part = {k: v[start:start + STORE_CHUNK] for k, v in branches.items()}
-            writer.append(batch_from_branches(part, dataset, where=str(out), first_jet=start))
+            writer.append(convert.batch_from_branches(part, dataset, where=str(out), first_jet=start))
     return out
