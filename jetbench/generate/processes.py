@@ -1,4 +1,4 @@
-"""Pythia 8 configuration of every event source the two generator profiles draw from.
+"""Pythia 8 configuration of every event source the generator profiles draw from.
 
 A *source* is one Pythia set-up (hard process + forced decays). A *class* of a profile draws its
 shards from one or more sources in turn (shard k uses sources[k % len]), e.g. H -> WW* -> l nu qq
@@ -40,6 +40,7 @@ _W_TO_QQ = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
 _W_TO_LNU = ("24:onMode = off", "24:onIfAny = 11 13")  # e, mu (tau excluded, as for Tbl)
 _TTBAR = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
 _BOOSTED = ("PhaseSpace:pTHatMin = 450.",)
+_14TEV = "Beams:eCM = 14000."  # read after COMMON_SETTINGS' 13 TeV, so it wins
 
 SOURCES: dict[str, tuple[str, ...]] = {
     # jetclass profile (boosted, pTHat > 450 GeV)
@@ -63,6 +64,14 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "qcd_low": ("HardQCD:all = on", "PhaseSpace:pTHatMin = 30."),
     "qcd_low_ccbar": ("HardQCD:hardccbar = on", "PhaseSpace:pTHatMin = 30."),
     "qcd_low_bbbar": ("HardQCD:hardbbbar = on", "PhaseSpace:pTHatMin = 30."),
+    # toptag profile (14 TeV like the Top Tagging Landscape; jets 550-650 GeV)
+    "toptag_qcd": (_14TEV, "HardQCD:all = on", "PhaseSpace:pTHatMin = 500."),
+    "toptag_tt": (_14TEV, *_TTBAR, *_W_TO_QQ, "PhaseSpace:pTHatMin = 500."),
+    # quarkgluon profile (14 TeV, Z -> nu nu + jet; jets 500-550 GeV)
+    "zg_nunu": (_14TEV, "WeakBosonAndParton:qqbar2gmZg = on", "WeakZ0:gmZmode = 2",
+                *_Z_TO_NUNU, "PhaseSpace:pTHatMin = 450."),
+    "zq_nunu": (_14TEV, "WeakBosonAndParton:qg2gmZq = on", "WeakZ0:gmZmode = 2",
+                *_Z_TO_NUNU, "PhaseSpace:pTHatMin = 450."),
 }
 
 
@@ -96,6 +105,10 @@ PROFILES: dict[str, Profile] = {
          "b": ("tt_inclusive", "qcd_low_bbbar")},
         shard_jets=200, chunk_events=16,
     ),
+    "toptag": Profile("toptag", "toptag", {"QCD": ("toptag_qcd",), "top": ("toptag_tt",)},
+                      shard_jets=50, chunk_events=8),
+    "quarkgluon": Profile("quarkgluon", "quarkgluon", {"gluon": ("zg_nunu",), "quark": ("zq_nunu",)},
+                          shard_jets=100, chunk_events=16),
 }
 
 
