@@ -83,7 +83,8 @@ def batch_from_p4(p4: np.ndarray, counts: np.ndarray, labels: np.ndarray, info: 
     if len(p4) != counts.sum() or (counts < 0).any():
         raise JetbenchError(f"{where}: {len(p4)} constituents but counts add up to {counts.sum()}")
     if not np.isfinite(p4).all():
-        raise JetbenchError(f"{where}: non-finite constituent momentum")
+        j = int(np.searchsorted(np.cumsum(counts), np.argmax(~np.isfinite(p4).all(axis=1)), "right"))
+        raise JetbenchError(f"{where}: non-finite constituent momentum in jet {j}")
     jet = sum_per_jet(p4, counts)
     jpt, jeta, jphi = pt_eta_phi(jet[:, 0], jet[:, 1], jet[:, 2])
     jmass = np.sqrt(np.clip(jet[:, 3] ** 2 - (jet[:, :3] ** 2).sum(axis=1), 0.0, None))

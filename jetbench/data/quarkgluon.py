@@ -31,9 +31,13 @@ MAX_HEADER = 1 << 16
 def batch_from_particles(pt, y, phi, pid, counts, labels, info: DatasetInfo,
                          where: str) -> JetBatch:
     """Canonical batch from flat (pT, y, phi, PDG id) particles with `counts` per jet."""
-    pt, y, phi = (np.asarray(a).astype(np.float32).astype(np.float64) for a in (pt, y, phi))
+    bad = ~np.isfinite(np.stack([np.asarray(a, np.float64) for a in (pt, y, phi, pid)]))
+    if bad.any():
+        raise JetbenchError(f"{where}: non-finite particle value (pT, y, phi or pid)")
     pid = np.asarray(pid)
-    p4 = from_pt_y_phi(pt, y, phi, pdg_mass(pid))
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd values fail validation below
+        pt, y, phi = (np.asarray(a).astype(np.float32).astype(np.float64) for a in (pt, y, phi))
+        p4 = from_pt_y_phi(pt, y, phi, pdg_mass(pid))
     return batch_from_p4(p4, counts, np.asarray(labels), info, where, ids=pdg_class(pid))
 
 
