@@ -33,7 +33,7 @@ _CLASS_TABLE = np.array([[1, 2, 3], [0, 0, 0], [4, 5, 5], [6, 7, 7]], np.int8)
 
 
 def _lookup(pid: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a = np.abs(np.rint(pid)).astype(np.int64)
+    a = np.abs(np.rint(np.clip(pid, -2**31, 2**31))).astype(np.int64)  # fuzzed ids stay in range
     pos = np.clip(np.searchsorted(_IDS, a), 0, len(_IDS) - 1)
     known = _IDS[pos] == a
     return np.where(known, table[pos], 0), a
@@ -50,7 +50,7 @@ def pdg_class(pid: np.ndarray) -> np.ndarray:
     the charge table carries that, so e.g. -11 (e+) gets code 5.
     """
     charge, a = _lookup(pid, _CHARGE)
-    charge = charge * np.sign(np.rint(pid)).astype(np.int64)
+    charge = charge * np.sign(np.rint(np.clip(pid, -2**31, 2**31))).astype(np.int64)
     kind = np.select([a == 22, a == 11, a == 13], [1, 2, 3], 0)
     return _CLASS_TABLE[kind, np.sign(charge) + 1]
 

@@ -77,7 +77,7 @@ def file_format(path: Path) -> str:
             raise JetbenchError(f"{path}: not a readable HDF5 file ({err})") from None
     if not head:
         raise JetbenchError(f"{path}: empty file")
-    raise JetbenchError(f"{path}: not a ROOT, HDF5 or npz file")
+    raise JetbenchError(f"{path}: not a ROOT or HDF5 file (or a Quark-Gluon npz)")
 
 
 @contextlib.contextmanager
