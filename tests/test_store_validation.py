@@ -159,3 +159,15 @@ def test_fuzzed_bytes_give_jetbench_error_or_valid_read(tmp_path, reader):
         path.unlink()
     print(reader, outcomes)
     assert outcomes["error"] >= 30  # most damage is seen
+
+
+def test_store_written_before_features_present_existed_still_opens(tmp_path):
+    path = _store(tmp_path, dataset="jetclass")
+    with JetStore(path) as s:
+        want = s.content_hash
+    with h5py.File(path, "r+") as f:  # the layout of stores made before this attribute
+        del f.attrs["features_present"]
+    with JetStore(path) as s:
+        assert s.features_present == s.info.features_present and s.content_hash == want
+        assert s.read().feature_mask.all()
+    assert verify_store(path) == want
