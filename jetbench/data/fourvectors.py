@@ -113,3 +113,12 @@ def batch_from_p4(p4: np.ndarray, counts: np.ndarray, labels: np.ndarray, info: 
                      info.n_slots)
     batch.features_present = present
     return batch.validate(where, n_labels=len(info.labels))
+
+
+def binary_labels(raw: np.ndarray, field: str, where: str, first: int = 0) -> np.ndarray:
+    """A 0/1 label column (is_signal_new, y) as int16 label indices; anything else refused."""
+    bad = (raw != 0) & (raw != 1)
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise JetbenchError(f"{where}: jet {first + j} has {field} = {raw[j]} (expected 0 or 1)")
+    return raw.astype(np.int16)

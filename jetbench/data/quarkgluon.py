@@ -10,7 +10,6 @@ the mass of the PDG id, and the jet axis is their sum (`fourvectors`).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -21,8 +20,9 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path
+from jetbench.data.fileerrors import damaged_file_errors
 from jetbench.data.format import DatasetInfo, JetBatch
-from jetbench.data.fourvectors import batch_from_p4, from_pt_y_phi, pdg_class, pdg_mass
+from jetbench.data.fourvectors import batch_from_p4, binary_labels, from_pt_y_phi, pdg_class, pdg_mass
 
 NPZ_MAGIC = b"PK\x03\x04"
 MAX_HEADER = 1 << 16
@@ -41,21 +41,13 @@ def batch_from_particles(pt, y, phi, pid, counts, labels, info: DatasetInfo,
     return batch_from_p4(p4, counts, np.asarray(labels), info, where, ids=pdg_class(pid))
 
 
-def _labels(raw: np.ndarray, where: str, first: int) -> np.ndarray:
-    bad = (raw != 0) & (raw != 1)
-    if bad.any():
-        j = int(np.argmax(bad))
-        raise JetbenchError(f"{where}: jet {first + j} has y = {raw[j]} (expected 1 quark, 0 gluon)")
-    return raw.astype(np.int16)
-
-
 def quarkgluon_batch(branches: Mapping, info: DatasetInfo, where: str = "branches") -> JetBatch:
     """Canonical batch from in-memory branches (jagged part_pt/part_y/part_phi/part_pid, `y`):
     the generator's output, converted exactly as the file reader does."""
     counts = ak.to_numpy(ak.num(branches["part_pt"], axis=1)).astype(np.int64)
     flat = {k: ak.to_numpy(ak.flatten(branches[k])) for k in ("part_pt", "part_y", "part_phi",
                                                               "part_pid")}
-    labels = _labels(np.asarray(branches["y"]), where, 0)
+    labels = binary_labels(np.asarray(branches["y"]), "y", where, 0)
     return batch_from_particles(flat["part_pt"], flat["part_y"], flat["part_phi"],
                                 flat["part_pid"], counts, labels, info, where)
 
@@ -80,7 +72,7 @@ def iter_quarkgluon_npz(path: str | os.PathLike, info: DatasetInfo, chunk: int =
                         ) -> Iterator[JetBatch]:
     """Stream a Quark-Gluon npz as canonical batches of at most `chunk` jets."""
     path = Path(path)
-    with _errors(path), zipfile.ZipFile(path) as z:
+    with damaged_file_errors(path, "Quark-Gluon file"), zipfile.ZipFile(path) as z:
         names = set(z.namelist())
         for member in ("X.npy", "y.npy"):
             if member not in names:
@@ -108,18 +100,7 @@ def iter_quarkgluon_npz(path: str | os.PathLike, info: DatasetInfo, chunk: int =
                 where = f"{path} [jets {start}-{stop - 1}]"
                 yield batch_from_particles(x[..., 0][real], x[..., 1][real], x[..., 2][real],
                                            x[..., 3][real], real.sum(axis=1),
-                                           _labels(y[start:stop], str(path), start), info, where)
-
-
-@contextlib.contextmanager
-def _errors(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except JetbenchError:
-        raise
-    except Exception as err:  # zipfile / zlib / numpy header errors on a damaged file
-        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise JetbenchError(f"{path}: corrupt or truncated Quark-Gluon file ({msg})") from None
+                                           binary_labels(y[start:stop], "y", str(path), start), info, where)
 
 
 def write_quarkgluon_npz(path: str | os.PathLike, branches: Mapping) -> Path:

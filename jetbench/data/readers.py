@@ -20,6 +20,7 @@ from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import sha256_file
 from jetbench.data import schemas
 from jetbench.data.convert import batch_from_branches, required_branches
+from jetbench.data.fileerrors import damaged_file_errors
 from jetbench.data.format import JetBatch, dataset_info
 from jetbench.data.paper_h5 import iter_paper_h5
 from jetbench.data.quarkgluon import NPZ_MAGIC, iter_quarkgluon_npz
@@ -80,16 +81,9 @@ def file_format(path: Path) -> str:
     raise JetbenchError(f"{path}: not a ROOT or HDF5 file (or a Quark-Gluon npz)")
 
 
-@contextlib.contextmanager
-def _root_errors(path: Path) -> Iterator[None]:
-    """Turn uproot's many failure types on a damaged file into one JetbenchError line."""
-    try:
-        yield
-    except JetbenchError:
-        raise
-    except Exception as err:  # uproot raises OSError/ValueError/struct.error/Deserialization...
-        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise JetbenchError(f"{path}: corrupt or truncated ROOT file ({msg})") from None
+def _root_errors(path: Path):
+    """uproot's many failure types on a damaged file -> one JetbenchError line."""
+    return damaged_file_errors(path, "ROOT file")
 
 
 def _open_tree(path: Path):

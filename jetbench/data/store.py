@@ -23,6 +23,7 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path
+from jetbench.data.fileerrors import damaged_file_errors
 from jetbench.data.format import CST_FEATURES, JET_FEATURES, DatasetInfo, JetBatch, dataset_info
 from jetbench.data.store_header import FORMAT_VERSION, read_header
 
@@ -136,16 +137,8 @@ def write_store(path: str | os.PathLike, batch: JetBatch, dataset: str | Dataset
     return w.content_hash()
 
 
-@contextlib.contextmanager
-def _read_errors(path: Path) -> Iterator[None]:
-    """h5py/HDF5 fail on damaged files with many exception types: one JetbenchError line."""
-    try:
-        yield
-    except JetbenchError:
-        raise
-    except Exception as err:  # OSError, KeyError, ValueError, TypeError, RuntimeError, ...
-        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise JetbenchError(f"{path}: corrupt or truncated store ({msg})") from None
+def _read_errors(path: Path):
+    return damaged_file_errors(path, "store")
 
 
 class JetStore:

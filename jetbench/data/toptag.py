@@ -11,7 +11,6 @@ pandas grouped the dtypes. A constituent is real when E > 0.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -22,8 +21,9 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path
+from jetbench.data.fileerrors import damaged_file_errors
 from jetbench.data.format import DatasetInfo, JetBatch
-from jetbench.data.fourvectors import batch_from_p4
+from jetbench.data.fourvectors import batch_from_p4, binary_labels
 
 KEY = "table"
 MAX_PARTICLES = 200
@@ -92,14 +92,6 @@ def flat_from_padded(e: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarr
     return p4.astype(np.float32).astype(np.float64), real.sum(axis=1)
 
 
-def _labels(raw: np.ndarray, where: str, first: int) -> np.ndarray:
-    bad = (raw != 0) & (raw != 1)
-    if bad.any():
-        j = int(np.argmax(bad))
-        raise JetbenchError(f"{where}: jet {first + j} has {LABEL} = {raw[j]} (expected 0 or 1)")
-    return raw.astype(np.int16)
-
-
 def iter_toptag_h5(path: str | os.PathLike, info: DatasetInfo, chunk: int = 20_000
                    ) -> Iterator[JetBatch]:
     """Stream a Top Tagging file as canonical batches of at most `chunk` jets."""
@@ -111,7 +103,7 @@ def iter_toptag_h5(path: str | os.PathLike, info: DatasetInfo, chunk: int = 20_0
         f = h5py.File(path, "r")
     except Exception as err:
         raise JetbenchError(f"{path}: not a readable HDF5 file ({err})") from None
-    with f, _errors(path):
+    with f, damaged_file_errors(path, "Top Tagging file"):
         table = TopTable(f, path)
         cols = particle_columns(table.n_particles) + [LABEL]
         for start in range(0, table.n, chunk):
@@ -121,18 +113,7 @@ def iter_toptag_h5(path: str | os.PathLike, info: DatasetInfo, chunk: int = 20_0
             parts = v[:, :4 * m].reshape(-1, m, 4)
             p4, counts = flat_from_padded(parts[..., 0], parts[..., 1], parts[..., 2], parts[..., 3])
             where = f"{path} [jets {start}-{stop - 1}]"
-            yield batch_from_p4(p4, counts, _labels(v[:, -1], str(path), start), info, where)
-
-
-@contextlib.contextmanager
-def _errors(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except JetbenchError:
-        raise
-    except Exception as err:  # h5py on a damaged file: OSError, KeyError, ValueError, ...
-        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise JetbenchError(f"{path}: corrupt or truncated Top Tagging file ({msg})") from None
+            yield batch_from_p4(p4, counts, binary_labels(v[:, -1], LABEL, str(path), start), info, where)
 
 
 def toptag_batch(branches: Mapping, info: DatasetInfo, where: str = "branches") -> JetBatch:
@@ -142,7 +123,7 @@ def toptag_batch(branches: Mapping, info: DatasetInfo, where: str = "branches") 
     flat = [ak.to_numpy(ak.flatten(branches[k])) for k in ("part_px", "part_py", "part_pz",
                                                             "part_energy")]
     p4 = np.stack(flat, axis=1).astype(np.float32).astype(np.float64)
-    labels = _labels(np.asarray(branches[LABEL]), where, 0)
+    labels = binary_labels(np.asarray(branches[LABEL]), LABEL, where, 0)
     return batch_from_p4(p4, counts, labels, info, where)
 
 
