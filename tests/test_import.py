@@ -122,3 +122,23 @@ def test_field_syntax_errors():
         parse_fields(["spin=s"])
     with pytest.raises(JetbenchError, match="impact parameters need all of"):
         parse_fields(["d0=a"])
+
+
+def test_parquet_jagged_import(tmp_path):
+    pytest.importorskip("pyarrow")
+    import awkward as ak
+
+    p4, counts, y = _four_vectors(3)
+    real = np.hypot(p4[..., 0], p4[..., 1]) > 0
+    arr = ak.zip({k: ak.unflatten(p4[..., i][real], real.sum(1))
+                  for i, k in enumerate(("px", "py", "pz", "e"))})
+    table = ak.zip({"part": arr, "label": y}, depth_limit=1)
+    ak.to_parquet(ak.Array({"px": table.part.px, "py": table.part.py, "pz": table.part.pz,
+                            "e": table.part.e, "label": table.label}), tmp_path / "in.parquet")
+    out = import_arrays([tmp_path / "in.parquet"], tmp_path / "p.h5",
+                        parse_fields(["e=e", "px=px", "py=py", "pz=pz"]), "label",
+                        labels=["a", "b"])
+    with JetStore(out) as s:
+        b = s.read()
+        np.testing.assert_array_equal(b.jets[:, 4], counts)
+        np.testing.assert_array_equal(b.labels, y)
