@@ -111,6 +111,7 @@ class Protocol(ABC):
         """Train on `train_split`, early-stop on `val_split`; returns self (fitted)."""
         torch.manual_seed(seed)
         self.task, self.device, self.progress = task, device, progress
+        self.measured = Measured()  # this fit and the scoring after it
         self.encoder = self.prepare_encoder(encoder, seed)
         in_dim = int(self.encoder.embed_dim)
         head = task.kind.build_head(in_dim, linear=self.settings.get("linear_head", False))
