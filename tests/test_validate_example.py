@@ -87,11 +87,12 @@ def test_identity_names_the_plugin_distribution(on_path):
 def test_cli_lists_the_installed_example(installed):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(installed), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    cmd = [sys.executable, "-m", "jetbench", "list", "encoders", "--scale", "smoke"]
+    cmd = [sys.executable, "-m", "jetbench", "list", "encoders", "--scale", "smoke", "--sizes"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("example_deepsets"))
-    assert "ExampleDeepSets" in line and " 32 " in f" {line} "
+    # the plug-in's card names its entry point; --sizes builds it for the embedding width
+    assert "jetbench_example_encoder:example_deepsets" in line and " 32 " in f" {line} "
 
 
 def test_mock_run_example_every_core_task(on_path, capsys):
