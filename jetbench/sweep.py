@@ -11,9 +11,8 @@ import os
 import shlex
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from tabulate import tabulate
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_text
+from jetbench.core.workers import worker_pool
 from jetbench.results import cell_id, cell_path
 
 
@@ -157,25 +157,21 @@ def run_local(cells: list[Cell], results_dir: str | Path, workers: int = 1, devi
             out.append(_run_one(c, str(results_dir), device, force, per_worker, True))
         return out
     outcomes: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with worker_pool(workers) as pool:  # workers die with this process; Ctrl-C/SIGTERM stop them
         futures = {pool.submit(_run_one, c, str(results_dir), device, force, per_worker, False): c
                    for c in cells}
         remaining = set(futures)
-        try:
-            while remaining:
-                finished_now, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                for f in finished_now:
-                    try:
-                        o = f.result()
-                    except Exception as err:  # noqa: BLE001 - a worker process died
-                        o = {"cell": futures[f].id, "status": "failed", "score": None,
-                             "seconds": None, "error": f"worker died: {err}"}
-                    outcomes.append(o)
-                    print(f"jetbench sweep: [{len(outcomes)}/{len(cells)}] {o['cell']}: "
-                          f"{o['status']} {o['score'] or o['error']}", file=sys.stderr, flush=True)
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        while remaining:
+            finished_now, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for f in finished_now:
+                try:
+                    o = f.result()
+                except Exception as err:  # noqa: BLE001 - a worker process died
+                    o = {"cell": futures[f].id, "status": "failed", "score": None,
+                         "seconds": None, "error": f"worker died: {err}"}
+                outcomes.append(o)
+                print(f"jetbench sweep: [{len(outcomes)}/{len(cells)}] {o['cell']}: "
+                      f"{o['status']} {o['score'] or o['error']}", file=sys.stderr, flush=True)
     return outcomes
 
 

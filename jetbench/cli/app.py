@@ -14,6 +14,16 @@ app.add_typer(list_app, name="list")
 DEBUG = {"on": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from jetbench import __version__
+
+        print(f"jetbench {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+          version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="Print the version and exit.")) -> None:
     DEBUG["on"] = debug

@@ -7,15 +7,14 @@ any number of workers.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import signal
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 from tqdm import tqdm
 
 from jetbench.core.errors import JetbenchError, unknown_name
+from jetbench.core.workers import worker_pool
 from jetbench.data.format import DATASETS
 from jetbench.generate.columns import Columns
 from jetbench.generate.processes import PROFILES, derive_seed
@@ -45,11 +44,6 @@ def check_request(profile: str, n: int, seed: int, workers: int,
     return classes
 
 
-def _ignore_sigint() -> None:
-    # Ctrl-C is handled by the parent, which terminates the pool; workers stay quiet
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _run(item: tuple[int, ShardTask]) -> tuple[int, Columns]:
     index, task = item
     return index, run_shard(task)
@@ -71,18 +65,15 @@ def generate_columns(profile: str, n: int, seed: int, workers: int, classes: lis
                 bar.update(len(results[i]))
         else:
             # an executor, not mp.Pool: a worker that dies (killed, crashed) raises
-            # BrokenProcessPool here instead of leaving its shard pending forever
-            ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_ignore_sigint) as pool:
+            # BrokenProcessPool here instead of leaving its shard pending forever; workers die
+            # with this process, and Ctrl-C/SIGTERM here stop them (core.workers)
+            with worker_pool(workers) as pool:
                 futures = [pool.submit(_run, item) for item in enumerate(tasks)]
                 try:
                     for done in as_completed(futures):
                         i, cols = done.result()
                         results[i] = cols
                         bar.update(len(cols))
-                except KeyboardInterrupt:
-                    pool.shutdown(wait=False, cancel_futures=True)  # only running shards finish
-                    raise
                 except BrokenProcessPool as err:
                     raise JetbenchError(f"a generator worker process died ({err}); "
                                         "nothing was written") from err
