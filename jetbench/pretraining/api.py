@@ -213,4 +213,4 @@ def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto") -> to
             file=sys.stderr,
         )
         pretrain(name, scale, device=device, resume=(path / STATE_DIR).exists())
-    return load_encoder(path).to(resolve_device(device))
+    return load_encoder(path, spec=name).to(resolve_device(device))
