@@ -50,7 +50,11 @@ def prepare(task: str = typer.Argument(..., help="Task name (see `jetbench list 
                                         help="Generator processes (0: all cores)."),
             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Produce (generate or convert), cache and check every split of a task."""
+    from jetbench.core import preflight
     from jetbench.tasks import prepare_task
+
+    preflight.check_count("--workers", workers, 0, 1024)
+    preflight.check_caches("data")
 
     info = prepare_task(task, scale, workers=workers or None)
     if as_json:

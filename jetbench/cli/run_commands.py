@@ -33,13 +33,14 @@ def run(
 
     Makes the task data and pretrains the encoder first if they are not cached yet.
     """
-    from jetbench.core.paths import results_dir
+    from jetbench.core import preflight
     from jetbench.evaluate_cell import format_result, run_cell
     from jetbench.protocols import distributed as dd
 
+    preflight.check_run_args(seed=seed, threads=threads, budget=budget)
+    res = preflight.check_run_outputs(results)
     out = run_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale, device=device,
-                   results_dir=results if results is not None else results_dir(), force=force,
-                   progress=not no_progress, threads=threads)
+                   results_dir=res, force=force, progress=not no_progress, threads=threads)
     if dd.is_main():
         print(format_result(out.result, out.skipped))
         if out.path is not None and not out.skipped:
@@ -73,12 +74,15 @@ def sweep(
     Killed and restarted with the same arguments, it resumes where it stopped.
     """
     from jetbench import sweep as sw
+    from jetbench.core import preflight
     from jetbench.core.errors import JetbenchError
-    from jetbench.core.paths import results_dir
 
-    res = results if results is not None else results_dir()
+    preflight.check_run_args(threads=threads, workers=workers)
     cells = sw.expand(encoders, tasks, protocols, budgets, seeds, scale)
+    preflight.check_run_args(seeds=sorted({c.seed for c in cells}))
+    res = preflight.check_run_outputs(results)
     if slurm is not None:
+        preflight.check_output_dir(slurm, "SLURM job folder")
         grid = sum(([f"--{k}", ",".join(sw.split_list(v))] for k, v in
                     (("encoders", encoders), ("tasks", tasks), ("protocols", protocols),
                      ("budgets", budgets), ("seeds", seeds)) if v), [])

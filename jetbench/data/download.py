@@ -35,6 +35,7 @@ from typing import Any
 
 from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.core.files import atomic_path
+from jetbench.core.preflight import check_output_dir
 
 ZENODO = "https://zenodo.org"
 RECORDS = {"jetclass": 6619768, "btag": 13350327}
@@ -258,6 +259,8 @@ def download(dataset: str, dest: str | os.PathLike, mirror: str | None = None,
             raise JetbenchError(f"no {dataset} file matches '{files}'")
     dest = Path(dest)
     base = f"{base_url(mirror)}/records/{RECORDS[dataset]}/files"
+    missing = [r for r in remotes if not (dest / plain_name(r.name, base)).exists()]
+    check_output_dir(dest, "download folder", sum(r.size or 0 for r in missing))
     out, sums = [], {}
     try:
         for remote in remotes:

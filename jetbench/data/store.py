@@ -21,6 +21,7 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path
+from jetbench.core.guarded_file import GuardedFile
 from jetbench.data.format import CST_FEATURES, JET_FEATURES, DatasetInfo, JetBatch, dataset_info
 
 FORMAT_VERSION = 1
@@ -40,7 +41,8 @@ class StoreWriter:
         self.metadata = dict(metadata or {})
         self._atomic = atomic_path(self.path)
         self._tmp = self._atomic.__enter__()
-        self._file = h5py.File(self._tmp, "w")
+        self._io = GuardedFile(self._tmp)  # a full disk must not crash HDF5 (see core.guarded_file)
+        self._file = h5py.File(self._io, "w")
         self._hashers: dict[str, Any] = {}
         self.n = 0
 
@@ -62,6 +64,7 @@ class StoreWriter:
             ds[self.n:] = a
             self._hashers[key].update(np.ascontiguousarray(a).tobytes())
         self.n += len(batch)
+        self._flush()  # a full disk fails here, in Python, not later inside HDF5's close
 
     def content_hash(self) -> str:
         h = hashlib.sha256()
@@ -83,12 +86,28 @@ class StoreWriter:
         attrs["labels"] = json.dumps(self.info.labels)
         attrs["content_hash"] = self.content_hash()
         attrs["metadata"] = json.dumps(self.metadata, sort_keys=True, default=str)
+        self._flush()
         self._file.close()
+        self._io.close()
+        if self._io.error is not None:
+            err = JetbenchError(f"{self.path}: cannot write ({self._io.error.strerror}); "
+                                "nothing was written")
+            self.abort(err)
+            raise err
         self._atomic.__exit__(None, None, None)
         return self.path
 
+    def _flush(self) -> None:
+        self._file.flush()
+        if self._io.error is not None:
+            err = self._io.error
+            raise JetbenchError(f"{self.path}: cannot write ({err.strerror or err}); "
+                                "nothing was written")
+
     def abort(self, exc: BaseException | None = None) -> None:
-        self._file.close()
+        with contextlib.suppress(Exception):
+            self._file.close()
+        self._io.close()
         exc = exc or RuntimeError("aborted")
         with contextlib.suppress(BaseException):  # __exit__ re-raises after deleting the temp file
             self._atomic.__exit__(type(exc), exc, None)

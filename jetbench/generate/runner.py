@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jetbench.core.errors import JetbenchError, unknown_name
+from jetbench.core.preflight import MAX_JETS
 from jetbench.core.workers import worker_pool
 from jetbench.data.format import DATASETS
 from jetbench.generate.columns import Columns
@@ -35,8 +36,9 @@ def check_request(profile: str, n: int, seed: int, workers: int,
     if len(set(classes)) != len(classes) or not classes:
         raise JetbenchError(f"--classes must name distinct {profile} classes, got {classes}")
     classes = [c for c in labels if c in classes]  # label order, whatever order was given
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise JetbenchError(f"number of jets must be a positive integer, got {n}")
+    if not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_JETS:
+        raise JetbenchError(f"number of jets must be a positive whole number (at most "
+                            f"{MAX_JETS}), got {n}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise JetbenchError(f"seed must be a non-negative integer, got {seed}")
     if not isinstance(workers, (int, np.integer)) or workers < 1:

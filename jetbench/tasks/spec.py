@@ -25,6 +25,7 @@ from pydantic import (
 
 from jetbench.core.errors import unknown_name
 from jetbench.core.hashing import hash_json
+from jetbench.core.preflight import MAX_JETS
 from jetbench.data.format import DATASETS, TRACK_TYPES, dataset_info
 
 SCALES = ("smoke", "cpu", "paper")
@@ -41,7 +42,7 @@ class _Model(BaseModel):
 class GeneratedPart(_Model):
     """One call of the embedded generator: `n` jets spread evenly over `classes` (default: all)."""
 
-    n: PositiveInt
+    n: Annotated[int, Field(gt=0, le=MAX_JETS)]  # more than any real dataset: a typo
     seed: NonNegativeInt
     classes: tuple[str, ...] | None = None
 
