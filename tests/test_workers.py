@@ -41,10 +41,16 @@ def _env() -> dict[str, str]:
 
 def _workers(pid: int, n: int = 2, timeout: float = 120.0) -> list[psutil.Process]:
     """Every descendant of `pid` once `n` spawned pool workers exist (resource tracker included)."""
+    def cmdline(p: psutil.Process) -> str:
+        try:
+            return " ".join(p.cmdline())
+        except psutil.Error:  # gone, or a short-lived helper not yet reaped (zombie)
+            return ""
+
     deadline = time.time() + timeout
     while time.time() < deadline:
         kids = psutil.Process(pid).children(recursive=True)
-        if sum("spawn_main" in " ".join(k.cmdline()) for k in kids) >= n:
+        if sum("spawn_main" in cmdline(k) for k in kids) >= n:
             return kids
         time.sleep(0.1)
     raise AssertionError(f"{n} workers of {pid} did not start within {timeout} s")
