@@ -31,12 +31,12 @@ def no_work(monkeypatch, tmp_path):
     def work(*args, **kwargs):
         raise AssertionError("work started before the arguments were checked")
 
-    import jetbench.evaluate_cell as ec
+    import jetbench.evaluation.plan as plan
+    import jetbench.evaluation.sweep as sw
     import jetbench.generate as gen
-    import jetbench.sweep as sw
     import jetbench.tasks as tasks
 
-    for mod, name in ((ec, "prepare_data"), (ec, "load_encoder_for"), (sw, "prepare"),
+    for mod, name in ((plan, "prepare_data"), (plan, "load_encoder"), (sw, "prepare"),
                       (gen, "generate_file"), (tasks, "prepare_task")):
         monkeypatch.setattr(mod, name, work)
     return tmp_path
@@ -154,7 +154,7 @@ def test_read_only_results_folder_fails_before_the_cell_trains(no_work, capsys):
 
 
 def test_python_api_checks_the_results_folder_first(no_work):
-    from jetbench.evaluate_cell import run_cell
+    from jetbench.evaluation import run_cell
 
     with _read_only(no_work / "ro") as ro, pytest.raises(JetbenchError, match="not writable"):
         run_cell("scratch", "btag", scale="smoke", results_dir=ro)

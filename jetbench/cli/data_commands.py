@@ -9,6 +9,7 @@ import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import data_app
+from jetbench.core.paths import data_dir
 
 
 @data_app.command("info")
@@ -16,8 +17,8 @@ def info(path: Path, as_json: bool = typer.Option(False, "--json", help="Print J
          verify: bool = typer.Option(False, "--verify", help="Check every jet and recompute the "
                                      "content hash (reads the whole file).")) -> None:
     """Counts per class and feature summaries of a canonical store."""
-    from jetbench.data.info import summarize
-    from jetbench.data.store import verify_store
+    from jetbench.data.info import summarize  # lazy: h5py; `jetbench --help` stays fast
+    from jetbench.data.store import verify_store  # lazy: h5py
 
     s = summarize(path)
     if verify:
@@ -47,8 +48,8 @@ def convert(
     import os
 
     from jetbench.core import preflight
-    from jetbench.data.readers import convert_file
-    from jetbench.data.store import JetStore
+    from jetbench.data.readers import convert_file  # lazy: uproot and awkward
+    from jetbench.data.store import JetStore  # lazy: h5py
 
     inputs = {f for pattern in src for f in glob.glob(pattern) if os.path.isfile(f)}
     preflight.check_output_file(out, "--out", force, sum(os.path.getsize(f) for f in inputs))
@@ -71,8 +72,7 @@ def download(
 ) -> None:
     """Download the real dataset from Zenodo: verified checksums, resumable, atomic."""
     from jetbench.core import preflight
-    from jetbench.core.paths import data_dir
-    from jetbench.data.download import download as fetch
+    from jetbench.data.download import download as fetch  # lazy: network client
 
     dest = dest or data_dir() / "raw" / dataset
     preflight.check_output_dir(dest, "download folder")

@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
-from jetbench import __version__
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path, write_json
 from jetbench.core.hashing import sha256_file
+from jetbench.core.version import __version__
 from jetbench.encoders import checkpoint_checks as checks
 from jetbench.encoders.base import Encoder
+from jetbench.encoders.registry import known_encoder_class
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -34,8 +37,6 @@ MAX_CONFIG_BYTES = 10 << 20
 
 def save_encoder(model: Encoder, path_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write the checkpoint directory (each file atomically; config.json last) and return it."""
-    from safetensors.torch import save_file
-
     out = Path(path_dir)
     out.mkdir(parents=True, exist_ok=True)
     # clone: safetensors refuses shared/non-contiguous storage; loading copies into the module
@@ -89,11 +90,6 @@ def load_encoder(path_dir: str | Path, device: str | torch.device = "cpu",
     The class must be known to the registry (`spec`: the encoder name or 'module:factory' the
     caller asked for, whose classes count as known); config values and tensor shapes are checked
     against sane limits and the file's header before anything is allocated."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from jetbench.encoders.registry import known_encoder_class
-
     root = Path(path_dir)
     if not root.is_dir():
         raise JetbenchError(f"{root}: no such checkpoint directory")

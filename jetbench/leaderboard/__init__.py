@@ -17,7 +17,8 @@ from pathlib import Path
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_json, write_text
-from jetbench.leaderboard.aggregate import Cell, Leaderboard, Row, aggregate
+from jetbench.evaluation import Result, load_result
+from jetbench.leaderboard.aggregate import Entry, Leaderboard, Row, aggregate
 from jetbench.leaderboard.benchmarks import (
     BENCHMARKS,
     Benchmark,
@@ -26,12 +27,13 @@ from jetbench.leaderboard.benchmarks import (
     load_benchmark_file,
 )
 from jetbench.leaderboard.current import Definition, Definitions, current_definitions
-from jetbench.results import Result, load_result
+from jetbench.leaderboard.html import write_html
+from jetbench.leaderboard.render import to_csv, to_latex, to_markdown
 
 SUMMARY_NAME = "leaderboard.json"
 
 __all__ = [
-    "BENCHMARKS", "Benchmark", "Cell", "Definition", "Definitions", "Leaderboard", "Outputs",
+    "BENCHMARKS", "Benchmark", "Definition", "Definitions", "Entry", "Leaderboard", "Outputs",
     "Row", "aggregate", "build_leaderboard", "collect_results", "current_definitions",
     "get_benchmark", "list_benchmarks", "load_benchmark_file", "write_outputs",
 ]
@@ -71,9 +73,6 @@ def collect_results(results_dir: str | os.PathLike) -> list[Result]:
 def write_outputs(lb: Leaderboard, out_dir: str | os.PathLike,
                   plots: bool = True) -> dict[str, Path]:
     """Write every output format of `lb` into `out_dir` (each file atomically)."""
-    from jetbench.leaderboard.html import write_html
-    from jetbench.leaderboard.render import to_csv, to_latex, to_markdown
-
     out = Path(out_dir)
     files = {"md": out / "LEADERBOARD.md", "tex": out / "leaderboard.tex",
              "csv": out / "leaderboard.csv", "json": out / SUMMARY_NAME, "html": out / "index.html"}
@@ -83,7 +82,7 @@ def write_outputs(lb: Leaderboard, out_dir: str | os.PathLike,
     write_json(files["json"], lb.to_dict())
     pngs: dict[str, Path] = {}
     if plots:
-        from jetbench.leaderboard.plots import plot_all
+        from jetbench.leaderboard.plots import plot_all  # lazy: matplotlib
 
         pngs = plot_all(lb, out / "plots")
         files.update({f"plot:{task}": p for task, p in pngs.items()})

@@ -15,6 +15,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
+from jetbench.core.files import write_text
 from jetbench.leaderboard.aggregate import OK, Leaderboard
 from jetbench.leaderboard.render import best_cells, cell_text, column_headers, footnotes
 
@@ -143,6 +144,4 @@ def to_html(lb: Leaderboard, plots: dict[str, Path] | None = None,
 
 def write_html(lb: Leaderboard, path: str | os.PathLike,
                plots: dict[str, Path] | None = None) -> None:
-    from jetbench.core.files import write_text
-
     write_text(path, to_html(lb, plots))

@@ -11,7 +11,7 @@ import io
 
 from tabulate import tabulate
 
-from jetbench.leaderboard.aggregate import FEW_SEEDS, MISSING, OK, STALE, Cell, Leaderboard
+from jetbench.leaderboard.aggregate import FEW_SEEDS, MISSING, OK, STALE, Entry, Leaderboard
 
 STALE_MARK = "†"
 DASH = "—"
@@ -30,7 +30,7 @@ def fmt_score(x: float) -> str:
     return f"{x:.1f}" if abs(x) >= 100 else f"{x:.2f}" if abs(x) >= 10 else f"{x:.3f}"
 
 
-def cell_text(c: Cell) -> str:
+def cell_text(c: Entry) -> str:
     if c.status == MISSING or c.mean is None:
         return DASH
     if c.status == FEW_SEEDS or c.std is None:
