@@ -80,7 +80,8 @@ def test_bad_arguments_fail_before_any_work(no_work, capsys, args, message):
 def test_absurd_inline_split_is_refused_when_the_task_loads(no_work, capsys, monkeypatch):
     folder = no_work / "tasks"
     folder.mkdir()
-    btag = (ROOT / "tasks" / "btag.yaml").read_text().replace("name: btag", "name: huge")
+    btag = (ROOT / "jetbench" / "tasks" / "definitions" / "btag.yaml").read_text()
+    btag = btag.replace("name: btag", "name: huge")
     split = "{n: 1000000000000, seed: 9901}"
     data = ("data:\n  dataset: btag\n  profile: btag\n  scales:\n"
             + "".join(f"    {s}: {{train: {split}, val: {{n: 10, seed: {9902 + i}}}, "
