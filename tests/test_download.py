@@ -1,4 +1,5 @@
-"""Downloads against a local HTTP server on 127.0.0.1 (Range support switchable), never the net."""
+"""Downloads against a local HTTP server on 127.0.0.1 (Range support switchable), never the net;
+also a hostile mirror: path-traversal file names and checksums that disagree with the pinned ones."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ from pathlib import Path
 import pytest
 from branch_factory import btag_branches, jetclass_branches
 
+from jetbench.cli import main
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import sha256_file
-from jetbench.data.download import MANIFEST, RECORDS, download, record_files
+from jetbench.data.download import (
+    MANIFEST,
+    RECORDS,
+    RemoteFile,
+    download,
+    plain_name,
+    record_files,
+)
 from jetbench.data.readers import read_any
 from jetbench.data.rootio import write_root
 
@@ -163,13 +172,65 @@ def test_manifest_fallback_and_mirror_env(tmp_path, server, monkeypatch):
     assert not list((tmp_path / "dl").glob("test.root*"))
 
 
-def test_jetclass_tarball_is_extracted(tmp_path, server):
+def test_jetclass_tarball_is_extracted(tmp_path, server, monkeypatch):
     src = write_root(tmp_path / "HToBB_000.root", jetclass_branches(50), "jetclass")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.add(src, arcname="val_5M/HToBB_000.root")
-    _publish(server, "jetclass", {"JetClass_Pythia_val_5M.tar": buf.getvalue()})
+    name = "JetClass_Pythia_val_5M.tar"  # pinned md5 wins: pin the small stand-in's
+    monkeypatch.setitem(MANIFEST, "jetclass", tuple(
+        RemoteFile(f.name, md5=hashlib.md5(buf.getvalue()).hexdigest(), pinned=True)
+        if f.name == name else f for f in MANIFEST["jetclass"]))
+    _publish(server, "jetclass", {name: buf.getvalue()})
     out = download("jetclass", tmp_path / "dl", mirror=server.url, files="*val*", extract=True,
                    progress=False)
     assert out == [tmp_path / "dl" / "JetClass_Pythia_val_5M"]
     assert sum(len(b) for b in read_any(str(out[0] / "val_5M" / "*.root"))) == 50
+
+
+# -- a hostile mirror: nothing lands outside --dest; a mismatch is one line and no file --------
+def _api(server, dataset: str, entries: list[dict]) -> None:
+    (server.root / "api" / "records").mkdir(parents=True, exist_ok=True)
+    (server.root / "api" / "records" / str(RECORDS[dataset])).write_text(
+        json.dumps({"files": entries}))
+
+
+@pytest.mark.parametrize("name", ["../x", "../../etc/x", "/tmp/abs_x", "a/b", "..", ".",
+                                  "sub\\x", "nul\x00x", "C:x", "", None, 7])
+def test_remote_names_must_be_plain(tmp_path, server, name):
+    _api(server, "btag", [{"key": name, "size": 3, "checksum": "md5:" + "0" * 32}])
+    dest = tmp_path / "inside" / "dest"
+    with pytest.raises(JetbenchError, match="is not a plain file name"):
+        download("btag", dest, mirror=server.url, progress=False)
+    assert not (tmp_path / "inside").exists()
+    assert [p for p in tmp_path.rglob("*") if "www" not in p.parts] == []
+    assert [r for r, _ in server.requests if "/files/" in r] == []  # nothing was fetched
+
+
+def test_pinned_md5_wins_over_the_mirror(tmp_path, server, capsys):
+    """The mirror serves another file under a pinned name, with that file's own md5."""
+    name = "JetClass_Pythia_val_5M.tar"
+    pinned = next(f.md5 for f in MANIFEST["jetclass"] if f.name == name)
+    data = b"not the JetClass validation tarball" * 100
+    _publish(server, "jetclass", {name: data})  # API md5 = md5(data): consistent, but not ours
+    dest = tmp_path / "dl"
+    code = main(["data", "download", "jetclass", "--mirror", server.url, "--dest", str(dest),
+                 "--files", "*val*", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip() == (f"jetbench: error: {name}: md5 {hashlib.md5(data).hexdigest()} does "
+                           f"not match the pinned {pinned}; corrupted download removed")
+    assert not list(dest.glob(f"{name}*")), "partial file removed"
+
+
+def test_wrong_published_md5_is_refused_via_cli(tmp_path, server, capsys):
+    _publish(server, "btag", {"test.root": b"abc" * 1000}, checksums={"test.root": "f" * 32})
+    code = main(["data", "download", "btag", "--mirror", server.url, "--dest",
+                 str(tmp_path / "dl"), "--no-progress"])
+    assert code == 2 and "does not match the published" in capsys.readouterr().err
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_plain_name_accepts_real_names():
+    for name in ("JetClass_Pythia_train_100M_part0.tar", "train_small.root", "a b-c.d"):
+        assert plain_name(name, "x") == name

@@ -21,6 +21,14 @@ app.add_typer(list_app, name="list")
 DEBUG = {"on": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from jetbench import __version__
+
+        print(f"jetbench {__version__}")
+        raise typer.Exit()
+
+
 # `--no-progress` of the long commands (run, sweep, pretrain, data prepare): one definition
 NO_PROGRESS_HELP = "No progress bars (they are drawn only on a terminal anyway)."
 
@@ -55,7 +63,9 @@ def tracking_wanted(track: str | None, group: str | None = None) -> None:
 def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
           verbose: bool = typer.Option(False, "--verbose", "-v", help="Also debug messages."),
-          no_progress: bool = typer.Option(False, "--no-progress", help=NO_PROGRESS_HELP)) -> None:
+          no_progress: bool = typer.Option(False, "--no-progress", help=NO_PROGRESS_HELP),
+          version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="Print the version and exit.")) -> None:
     if quiet and verbose:
         raise JetbenchError("--quiet and --verbose: give one of them")
     DEBUG["on"] = debug

@@ -41,10 +41,18 @@ def convert(
                                     "paper-2 HDF5 / store file(s) or glob(s)."),
     dataset: str = typer.Option(None, "--dataset", help="Dataset name (inferred if omitted)."),
     out: Path = typer.Option(..., "--out", help="Canonical HDF5 store to write."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """Convert real-dataset files into one canonical store (streamed; nothing left on failure)."""
+    import glob
+    import os
+
+    from jetbench.core import preflight
     from jetbench.data.readers import convert_file  # lazy: uproot and awkward
     from jetbench.data.store import JetStore  # lazy: h5py
+
+    inputs = {f for pattern in src for f in glob.glob(pattern) if os.path.isfile(f)}
+    preflight.check_output_file(out, "--out", force, sum(os.path.getsize(f) for f in inputs))
 
     path = convert_file(src, dataset, out)
     with JetStore(path) as store:
@@ -63,9 +71,11 @@ def download(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Download the real dataset from Zenodo: verified checksums, resumable, atomic."""
+    from jetbench.core import preflight
     from jetbench.data.download import download as fetch  # lazy: network client
 
     dest = dest or data_dir() / "raw" / dataset
+    preflight.check_output_dir(dest, "download folder")
     for path in fetch(dataset, dest, mirror=mirror, files=files, extract=extract,
                       progress=progress):
         print(path)

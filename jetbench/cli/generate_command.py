@@ -23,9 +23,15 @@ def generate(
     classes: str | None = typer.Option(None, "--classes",
                                        help="Comma-separated subset of classes, e.g. QCD,Tbqq."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """Generate jets with Pythia 8 + FastJet (+ the detector model)."""
+    from jetbench.core import preflight
     from jetbench.generate import generate_file  # lazy: Pythia 8 and FastJet
+
+    preflight.check_count("--n", n, 1, preflight.MAX_JETS)
+    preflight.check_run_args(seed=seed, workers=workers)
+    preflight.check_output_file(out, "--out", force, preflight.jets_bytes(n))
 
     wanted = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     start = time.perf_counter()

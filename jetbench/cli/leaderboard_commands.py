@@ -24,8 +24,11 @@ def leaderboard(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write score-vs-labels PNGs."),
 ) -> None:
     """Aggregate results into a benchmark's tables (md, tex, csv), HTML page and plots."""
+    from jetbench.core import preflight
     from jetbench.leaderboard import build_leaderboard  # lazy: torch (via evaluation); --help fast
     from jetbench.leaderboard.render import wide_table  # lazy: torch (via evaluation)
+
+    preflight.check_output_dir(out, "leaderboard folder")
 
     outputs = build_leaderboard(results or results_dir(), benchmark, out, plots=plots)
     lb = outputs.leaderboard
@@ -59,7 +62,10 @@ def validate_encoder_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the random test jets."),
 ) -> None:
     """Check an encoder against the contract: meta, shapes, finiteness, symmetries, determinism."""
+    from jetbench.core.preflight import check_run_args
     from jetbench.evaluation.validate import validate_encoder  # lazy: torch
+
+    check_run_args(seed=seed)
 
     report = validate_encoder(spec, scale=scale, seed=seed)
     print(report.format())
@@ -79,8 +85,14 @@ def mock_run_cmd(
     results: Path = typer.Option(None, "--results", help="Also write the result JSONs here."),
 ) -> None:
     """Run every core task at the smoke scale on tiny generated data and print the table."""
+    from jetbench.core import preflight
     from jetbench.evaluation.mock import format_rows, mock_run  # lazy: torch
     from jetbench.tasks import CORE_TASKS  # lazy: torch (jetbench.tasks builds heads)
+
+    preflight.check_run_args(seed=seed)
+    if results is not None:
+        preflight.check_output_dir(results, "results folder", preflight.RESULT_BYTES)
+    preflight.check_caches("data")
 
     names = [t.strip() for t in (tasks or ",".join(CORE_TASKS)).split(",") if t.strip()]
     rows = mock_run(encoder, names, protocol=protocol, seed=seed, device=device,

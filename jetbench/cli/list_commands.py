@@ -57,8 +57,11 @@ def prepare(task: str = typer.Argument(..., help="Task name (see `jetbench list 
             as_json: bool = typer.Option(False, "--json", help="Print JSON."),
             no_progress: bool = no_progress_option()) -> None:
     """Produce (generate or convert), cache and check every split of a task."""
+    from jetbench.core import preflight
     from jetbench.tasks import prepare_task  # lazy: torch; `jetbench --help` stays fast
 
+    preflight.check_count("--workers", workers, 0, 1024)
+    preflight.check_caches("data")
     info = prepare_task(task, scale, workers=workers or None,
                         progress=progress_wanted(no_progress))
     if as_json:

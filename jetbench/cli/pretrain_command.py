@@ -25,8 +25,18 @@ def pretrain_command(
     track: str = track_option(),
 ) -> None:
     """Pretrain an encoder on the jetclass pretraining split; prints the checkpoint folder."""
+    from jetbench.core import preflight
+    from jetbench.core.paths import checkpoint_dir
     from jetbench.pretraining import pretrain  # lazy: torch; `jetbench --help` stays fast
 
+    preflight.check_run_args(seed=seed)
+    preflight.check_count("--steps", steps, 1)
+    preflight.check_count("--batch-size", batch_size, 1, 1 << 20)
+    preflight.check_output_dir(out if out is not None else checkpoint_dir(), "checkpoint folder",
+                               preflight.MIN_FREE_BYTES,
+                               env=None if out is not None else "JETBENCH_CHECKPOINTS")
+    if data is None:
+        preflight.check_caches("data")
     tracking_wanted(track)
     path = pretrain(
         encoder,

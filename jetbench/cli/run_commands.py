@@ -10,7 +10,6 @@ import typer
 from jetbench.cli.app import app, no_progress_option, progress_wanted, track_option, tracking_wanted
 from jetbench.core.errors import JetbenchError
 from jetbench.core.log import get_logger
-from jetbench.core.paths import results_dir
 
 
 @app.command("run")
@@ -38,12 +37,15 @@ def run(
     Makes the task data and pretrains the encoder first if they are not cached yet.
     """
     from jetbench.core import distributed as dd  # lazy: torch; `jetbench --help` stays fast
+    from jetbench.core import preflight
     from jetbench.evaluation import format_result, run_cell  # lazy: torch
 
+    preflight.check_run_args(seed=seed, threads=threads, budget=budget)
+    res = preflight.check_run_outputs(results)
     tracking_wanted(track)
     out = run_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale, device=device,
-                   results_dir=results if results is not None else results_dir(), force=force,
-                   progress=progress_wanted(no_progress), threads=threads)
+                   results_dir=res, force=force, progress=progress_wanted(no_progress),
+                   threads=threads)
     if dd.is_main():
         print(format_result(out.result, out.skipped))
         if out.path is not None and not out.skipped:
@@ -87,14 +89,23 @@ def sweep(
 
     Killed and restarted with the same arguments, it resumes where it stopped.
     """
+    from jetbench.core import preflight
     from jetbench.evaluation import slurm as sl  # lazy: torch; `jetbench --help` stays fast
     from jetbench.evaluation import sweep as sw  # lazy: torch
 
-    res = results if results is not None else results_dir()
+    preflight.check_run_args(threads=threads, workers=workers)
     cells = sw.expand(encoders, tasks, protocols, budgets, seeds, scale)
+    preflight.check_run_args(seeds=sorted({c.seed for c in cells}))
+    res = preflight.check_run_outputs(results)
     progress = progress_wanted(no_progress)
     tracking_wanted(track, group=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}")
     if slurm is not None:
+        preflight.check_output_dir(slurm, "SLURM job folder")
+        preflight.check_count("--cpus", cpus, 1, 4096)
+        preflight.check_count("--gpus", gpus, 0, 64)
+        preflight.check_count("--max-parallel", max_parallel, 1)
+        if mem_gb is not None and not mem_gb > 0:
+            raise JetbenchError(f"--mem-gb must be a positive number, got {mem_gb}")
         opts = sl.SlurmOptions(partition=partition, account=account, time=time_limit, gpus=gpus,
                                cpus=cpus, mem_gb=mem_gb, max_parallel=max_parallel)
         sub = sl.submit_sweep(cells, slurm, res, opts, device=device)

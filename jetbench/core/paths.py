@@ -5,20 +5,30 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from jetbench.core.errors import JetbenchError
+
+
+def _from_env(var: str, default: Path) -> Path:
+    """$var if set (it must not name a file: every later use would fail obscurely), else default."""
+    env = os.environ.get(var)
+    if not env:
+        return default
+    path = Path(env).expanduser()
+    if path.exists() and not path.is_dir():
+        raise JetbenchError(f"${var}={env} is a file, not a folder; point it at a folder")
+    return path
+
 
 def data_dir() -> Path:
     """Cache of task data: $JETBENCH_DATA, else ~/.cache/jetbench/data."""
-    env = os.environ.get("JETBENCH_DATA")
-    return Path(env) if env else Path.home() / ".cache" / "jetbench" / "data"
+    return _from_env("JETBENCH_DATA", Path.home() / ".cache" / "jetbench" / "data")
 
 
 def checkpoint_dir() -> Path:
     """Pretrained encoder checkpoints: $JETBENCH_CHECKPOINTS, else ~/.cache/jetbench/checkpoints."""
-    env = os.environ.get("JETBENCH_CHECKPOINTS")
-    return Path(env) if env else Path.home() / ".cache" / "jetbench" / "checkpoints"
+    return _from_env("JETBENCH_CHECKPOINTS", Path.home() / ".cache" / "jetbench" / "checkpoints")
 
 
 def results_dir() -> Path:
     """Result JSONs: $JETBENCH_RESULTS, else ./results."""
-    env = os.environ.get("JETBENCH_RESULTS")
-    return Path(env) if env else Path("results")
+    return _from_env("JETBENCH_RESULTS", Path("results"))

@@ -4,13 +4,18 @@ Layout of a source (Zenodo itself, or a mirror given by `--mirror`/JETBENCH_MIRR
 paths): file `{base}/records/{id}/files/{name}`, record metadata `{base}/api/records/{id}`.
 
 Checksums: Zenodo publishes an md5 per file (record API: `files[].checksum = "md5:<hex>"`), no
-sha256. We verify, in order of preference, a sha256 from our manifest (the dataset definitions
-in jetbench/data/datasets/*.yaml; Quark-Gluon has them), else the md5 from the record API, else
-the md5 in our manifest (JetClass: the values of the particle_transformer `get_datasets.py`,
-which name the same tarballs; Top Tagging, Quark-Gluon: the published ones). The
-sha256 of every file we fetch is computed while downloading and written to `SHA256SUMS` in the
+sha256. A checksum pinned in our manifest (the dataset definitions in
+jetbench/data/datasets/*.yaml) always wins over the source's, since a mirror could serve a
+different file with a matching md5: we verify a pinned sha256 (Quark-Gluon has them), else a
+pinned md5 (JetClass: the values of the particle_transformer `get_datasets.py`, which name the
+same tarballs; Top Tagging, Quark-Gluon: the published ones), else the md5 from the record API.
+The sha256 of every file we fetch is computed while downloading and written to `SHA256SUMS` in the
 destination, so later conversions can record it. A partial `<name>.part` is resumed with an
-HTTP Range request; the final name appears only after the checksum matched.
+HTTP Range request; the final name appears only after the checksum matched; a mismatch removes
+the partial file.
+
+The record API is untrusted input too: a file name must be a plain name (no path separators,
+`..`, NUL or control characters) before it is joined to the destination.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import os
 import shutil
 import tarfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +38,7 @@ from typing import Any
 from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.core.files import atomic_path
 from jetbench.core.log import progress_bar
+from jetbench.core.preflight import check_output_dir
 from jetbench.data.definitions import DATASETS
 
 ZENODO = "https://zenodo.org"
@@ -44,12 +51,14 @@ class RemoteFile:
     md5: str | None = None
     sha256: str | None = None
     size: int | None = None
+    pinned: bool = False  # the checksum comes from jetbench's manifest, not from the source
 
 
 # the records and pinned checksums live in the dataset definitions (jetbench/data/datasets/*.yaml)
 RECORDS: dict[str, int] = {n: d.zenodo_record for n, d in DATASETS.items() if d.zenodo_record}
 MANIFEST: dict[str, tuple[RemoteFile, ...]] = {
-    n: tuple(RemoteFile(f.name, md5=f.md5, sha256=f.sha256, size=f.size) for f in d.files)
+    n: tuple(RemoteFile(f.name, md5=f.md5, sha256=f.sha256, size=f.size,
+                        pinned=bool(f.md5 or f.sha256)) for f in d.files)
     for n, d in DATASETS.items() if d.zenodo_record
 }
 
@@ -83,17 +92,43 @@ def record_files(dataset: str, mirror: str | None = None) -> tuple[RemoteFile, .
         return MANIFEST[dataset]
     except ValueError as err:
         raise JetbenchError(f"{url}: record metadata is not JSON ({err})") from None
-    known = {f.name: f for f in MANIFEST[dataset]}
-    files = []
-    for entry in meta.get("files", []):
-        name = entry.get("key") or entry.get("filename")
-        algo, _, digest = str(entry.get("checksum", "")).partition(":")
-        md5 = digest if algo == "md5" and digest else (known[name].md5 if name in known else None)
-        sha = known[name].sha256 if name in known else None
-        files.append(RemoteFile(name, md5=md5, sha256=sha, size=entry.get("size")))
-    if not files:
+    entries = meta.get("files") if isinstance(meta, dict) else None
+    if not isinstance(entries, list) or not entries:
         raise JetbenchError(f"{url}: record lists no files")
-    return tuple(files)
+    known = {f.name: f for f in MANIFEST[dataset]}
+    return tuple(_remote(entry, known, url) for entry in entries)
+
+
+def _remote(entry: Any, known: dict[str, RemoteFile], url: str) -> RemoteFile:
+    """One file of the record API, its name checked and any pinned checksum kept."""
+    if not isinstance(entry, dict):
+        raise JetbenchError(f"{url}: malformed file entry {str(entry)[:80]!r}")
+    name = plain_name(entry.get("key") or entry.get("filename"), url)
+    if name in known and (known[name].sha256 or known[name].md5):
+        pin = known[name]
+        size = pin.size if pin.size is not None else _size(entry)
+        return RemoteFile(name, md5=pin.md5, sha256=pin.sha256, size=size, pinned=True)
+    algo, _, digest = str(entry.get("checksum", "")).partition(":")
+    md5 = digest.lower() if algo == "md5" and _is_hex(digest, 32) else None
+    return RemoteFile(name, md5=md5, size=_size(entry))
+
+
+def plain_name(name: Any, where: str) -> str:
+    """`name` if it is a plain file name (safe to join to a folder); else a one-line error."""
+    if (not isinstance(name, str) or not name or name in (".", "..") or len(name) > 255
+            or any(c in name for c in "/\\:") or any(ord(c) < 32 or ord(c) == 127 for c in name)):
+        raise JetbenchError(f"{where}: file name {str(name)[:80]!r} is not a plain file name; "
+                            "refusing a record that could write outside the destination")
+    return name
+
+
+def _size(entry: dict) -> int | None:
+    size = entry.get("size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+
+
+def _is_hex(text: str, length: int) -> bool:
+    return len(text) == length and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def _hashers(part: Path | None) -> dict[str, Any]:
@@ -158,7 +193,8 @@ def download_file(url: str, dest: str | os.PathLike, remote: RemoteFile,
                             "refusing an unverified file")
     if got[want[0]] != want[1].lower():
         part.unlink()
-        raise JetbenchError(f"{dest.name}: {want[0]} {got[want[0]]} does not match the published "
+        source = "pinned" if remote.pinned else "published"
+        raise JetbenchError(f"{dest.name}: {want[0]} {got[want[0]]} does not match the {source} "
                             f"{want[1]}; corrupted download removed")
     os.replace(part, dest)
     return got["sha256"]
@@ -214,13 +250,16 @@ def download(dataset: str, dest: str | os.PathLike, mirror: str | None = None,
             raise JetbenchError(f"no {dataset} file matches '{files}'")
     dest = Path(dest)
     base = f"{base_url(mirror)}/records/{RECORDS[dataset]}/files"
+    missing = [r for r in remotes if not (dest / plain_name(r.name, base)).exists()]
+    check_output_dir(dest, "download folder", sum(r.size or 0 for r in missing))
     out, sums = [], {}
     try:
         for remote in remotes:
-            path = dest / remote.name
+            path = dest / plain_name(remote.name, base)
             sha = _verified(path, remote)
             if sha is None:
-                sha = download_file(f"{base}/{remote.name}?download=1", path, remote, progress)
+                url = f"{base}/{urllib.parse.quote(remote.name)}?download=1"
+                sha = download_file(url, path, remote, progress)
             sums[remote.name] = sha
             out.append(extract_archive(path, dest) if extract and tarfile.is_tarfile(path)
                        else path)

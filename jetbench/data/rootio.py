@@ -107,21 +107,31 @@ class RootWriter:
         for start in range(0, n, chunk):
             part = {k: v[start:start + chunk] for k, v in branches.items()}
             layout = _layout(part, min(chunk, n - start))
-            if self._tree is None:
-                self._tree = self._file.mktree(TREE, _branch_types(layout))
-            self._tree.extend(layout)
+            try:
+                if self._tree is None:
+                    self._tree = self._file.mktree(TREE, _branch_types(layout))
+                self._tree.extend(layout)
+            except OSError as err:  # a full disk: one line; the caller's abort removes the file
+                raise JetbenchError(f"{self.path}: cannot write ({err.strerror or err}); "
+                                    "nothing was written") from None
         self.n += n
 
     def close(self) -> Path:
         if self.n == 0:
             self.abort()
             raise JetbenchError(f"{self.path}: no jets to write")
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as err:
+            self.abort()
+            raise JetbenchError(f"{self.path}: cannot write ({err.strerror or err}); "
+                                "nothing was written") from None
         self._atomic.__exit__(None, None, None)
         return self.path
 
     def abort(self) -> None:
-        self._file.close()
+        with contextlib.suppress(Exception):  # may fail again on a full disk
+            self._file.close()
         with contextlib.suppress(BaseException):  # __exit__ re-raises after deleting the temp
             err = RuntimeError("aborted")
             self._atomic.__exit__(type(err), err, None)

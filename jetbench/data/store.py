@@ -23,6 +23,7 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path
+from jetbench.core.guarded_file import GuardedFile
 from jetbench.data.fileerrors import damaged_file_errors
 from jetbench.data.format import CST_FEATURES, JET_FEATURES, DatasetInfo, JetBatch, dataset_info
 from jetbench.data.store_header import FORMAT_VERSION, read_header
@@ -48,7 +49,13 @@ class StoreWriter:
         self._atomic = atomic_path(self.path)
         self._tmp = self._atomic.__enter__()
         try:
-            self._file = h5py.File(self._tmp, "w")
+            # HDF5 writes through a GuardedFile: a full disk must not crash it (core.guarded_file)
+            self._io = GuardedFile(self._tmp)
+            try:
+                self._file = h5py.File(self._io, "w")
+            except BaseException:
+                self._io.close()
+                raise
         except OSError as err:
             with contextlib.suppress(BaseException):
                 self._atomic.__exit__(type(err), err, None)
@@ -83,6 +90,7 @@ class StoreWriter:
             ds[self.n:] = a
             self._hashers[key].update(np.ascontiguousarray(a).tobytes())
         self.n += len(batch)
+        self._flush()  # a full disk fails here, in Python, not later inside HDF5's close
 
     def content_hash(self) -> str:
         return _combine(self._hashers)
@@ -102,12 +110,28 @@ class StoreWriter:
         attrs["features_present"] = json.dumps(self.features_present)
         attrs["content_hash"] = self.content_hash()
         attrs["metadata"] = json.dumps(self.metadata, sort_keys=True, default=str)
+        self._flush()
         self._file.close()
+        self._io.close()
+        if self._io.error is not None:
+            err = JetbenchError(f"{self.path}: cannot write ({self._io.error.strerror}); "
+                                "nothing was written")
+            self.abort(err)
+            raise err
         self._atomic.__exit__(None, None, None)
         return self.path
 
+    def _flush(self) -> None:
+        self._file.flush()
+        if self._io.error is not None:
+            err = self._io.error
+            raise JetbenchError(f"{self.path}: cannot write ({err.strerror or err}); "
+                                "nothing was written")
+
     def abort(self, exc: BaseException | None = None) -> None:
-        self._file.close()
+        with contextlib.suppress(Exception):
+            self._file.close()
+        self._io.close()
         exc = exc or RuntimeError("aborted")
         with contextlib.suppress(BaseException):  # __exit__ re-raises after deleting the temp file
             self._atomic.__exit__(type(exc), exc, None)

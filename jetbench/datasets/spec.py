@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from jetbench.core.errors import unknown_name
+from jetbench.core.preflight import MAX_JETS
 from jetbench.core.scales import SCALES
 from jetbench.data.format import DATASETS, dataset_info
 
@@ -37,7 +38,7 @@ class _Model(BaseModel):
 class GeneratedPart(_Model):
     """One call of the embedded generator: `n` jets spread evenly over `classes` (default: all)."""
 
-    n: PositiveInt
+    n: Annotated[int, Field(gt=0, le=MAX_JETS)]  # more than any real dataset: a typo
     seed: NonNegativeInt
     classes: tuple[str, ...] | None = None
 

@@ -3,14 +3,16 @@
 `model.safetensors` holds every tensor of the module's state dict — weights and the fitted state
 (the quantile table of the input transform, k-means centroids, bin edges, VQ-VAE weights and
 codebook), so a loaded encoder reproduces `encode()` exactly. `config.json` names the class, its
-constructor config, the metadata and the sha256 of the tensor file. Loading checks the file's
-framing before parsing it and refuses anything that looks like a pickle/torch.save payload.
+constructor config, the metadata and the sha256 of the tensor file.
+
+A checkpoint folder is untrusted data. Loading imports nothing it names (the class must already be
+known to the registry), refuses pickle/torch.save payloads, and checks the config's values and the
+tensor header against sane limits before it allocates anything (`checkpoint_checks`).
 """
 
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -22,30 +24,15 @@ from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path, write_json
 from jetbench.core.hashing import sha256_file
 from jetbench.core.version import __version__
+from jetbench.encoders import checkpoint_checks as checks
 from jetbench.encoders.base import Encoder
-from jetbench.encoders.registry import resolve_spec
+from jetbench.encoders.registry import known_encoder_class
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 FORMAT = "jetbench-encoder"
 FORMAT_VERSION = 1
-_SAFE_DTYPES = {
-    "F64",
-    "F32",
-    "F16",
-    "BF16",
-    "I64",
-    "I32",
-    "I16",
-    "I8",
-    "U8",
-    "BOOL",
-    "U16",
-    "U32",
-    "U64",
-    "F8_E4M3",
-    "F8_E5M2",
-}
+MAX_CONFIG_BYTES = 10 << 20
 
 
 def save_encoder(model: Encoder, path_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -74,42 +61,11 @@ def save_encoder(model: Encoder, path_dir: str | Path, extra: dict[str, Any] | N
     return out
 
 
-def _check_safetensors_framing(path: Path) -> None:
-    """Refuse files that are not plain safetensors before any parser sees them."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if head[:1] == b"\x80" or head[:2] == b"PK":
-            raise JetbenchError(
-                f"{path}: contains a pickle/torch.save payload, not safetensors; "
-                "refusing to load it (jetbench never unpickles checkpoints)"
-            )
-        if len(head) < 8:
-            raise JetbenchError(f"{path}: corrupt checkpoint (file too short for a safetensors header)")
-        (n,) = struct.unpack("<Q", head)
-        if n == 0 or n > size - 8 or n > 100_000_000:
-            raise JetbenchError(
-                f"{path}: corrupt checkpoint (safetensors header length {n} does not fit the {size}-byte file)"
-            )
-        raw = f.read(n)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise JetbenchError(f"{path}: corrupt checkpoint (safetensors header is not JSON: {err})") from err
-    if not isinstance(header, dict):
-        raise JetbenchError(f"{path}: corrupt checkpoint (safetensors header is not a JSON object)")
-    for key, entry in header.items():
-        if key == "__metadata__":
-            continue
-        if not isinstance(entry, dict) or entry.get("dtype") not in _SAFE_DTYPES:
-            raise JetbenchError(
-                f"{path}: tensor '{key}' has an unsupported or tampered entry {entry!r}; refusing to load it"
-            )
-
-
 def _read_config(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise JetbenchError(f"{path}: missing; not a jetbench encoder checkpoint")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise JetbenchError(f"{path}: {path.stat().st_size} bytes, too large for an encoder config")
     try:
         cfg = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -127,30 +83,40 @@ def _read_config(path: Path) -> dict[str, Any]:
     return cfg
 
 
-def load_encoder(path_dir: str | Path, device: str | torch.device = "cpu") -> Encoder:
-    """Rebuild the encoder from config.json, load model.safetensors (strict); eval mode."""
+def load_encoder(path_dir: str | Path, device: str | torch.device = "cpu",
+                 spec: str | None = None) -> Encoder:
+    """Rebuild the encoder from config.json, load model.safetensors (strict); eval mode.
+
+    The class must be known to the registry (`spec`: the encoder name or 'module:factory' the
+    caller asked for, whose classes count as known); config values and tensor shapes are checked
+    against sane limits and the file's header before anything is allocated."""
     root = Path(path_dir)
     if not root.is_dir():
         raise JetbenchError(f"{root}: no such checkpoint directory")
     cfg = _read_config(root / CONFIG)
+    where = str(root / CONFIG)
+    if not isinstance(cfg["class"], str) or not isinstance(cfg["config"], dict):
+        raise JetbenchError(f"{where}: corrupt checkpoint config ('class' must be a string, "
+                            "'config' an object)")
+    checks.check_config_values(cfg["config"], where)
+    cls = known_encoder_class(cfg["class"], where, spec)
     weights = root / WEIGHTS
     if not weights.is_file():
         raise JetbenchError(f"{weights}: missing; incomplete checkpoint")
-    _check_safetensors_framing(weights)
+    header = checks.read_header(weights)
     if sha256_file(str(weights)) != cfg["weights_sha256"]:
         raise JetbenchError(f"{weights}: corrupt checkpoint (sha256 differs from the one in {CONFIG})")
+    try:
+        with checks.allocation_budget(checks.build_budget(header), where):
+            model = cls(**cfg["config"])
+    except (TypeError, ValueError) as err:
+        raise JetbenchError(f"{where}: cannot rebuild '{cfg['class']}' from its config: {err}") from err
+    model._config = cfg["config"]
+    checks.check_shapes(model, header, str(weights))
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:
         raise JetbenchError(f"{weights}: corrupt checkpoint ({err})") from err
-    cls = resolve_spec(cfg["class"])
-    if not (isinstance(cls, type) and issubclass(cls, Encoder)):
-        raise JetbenchError(f"{root / CONFIG}: class '{cfg['class']}' is not a jetbench Encoder")
-    try:
-        model = cls(**cfg["config"])
-    except (TypeError, ValueError) as err:
-        raise JetbenchError(f"{root / CONFIG}: cannot rebuild '{cfg['class']}' from its config: {err}") from err
-    model._config = cfg["config"]
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -76,6 +76,44 @@ def list_encoders() -> list[str]:
     return sorted(set(_REGISTRY) | set(_entry_points()))
 
 
+def _imported_encoder_classes() -> dict[str, type[Encoder]]:
+    """'module:QualName' -> class, for every Encoder subclass this process has imported."""
+    out: dict[str, type[Encoder]] = {}
+    todo = [Encoder]
+    while todo:
+        cls = todo.pop()
+        out[f"{cls.__module__}:{cls.__qualname__}"] = cls
+        todo.extend(cls.__subclasses__())
+    return out
+
+
+def known_encoder_class(qualified: str, where: str, spec: str | None = None) -> type[Encoder]:
+    """The encoder class a checkpoint names, if the registry knows it; never imports the name.
+
+    Known: the built-ins, classes of installed `jetbench.encoders` entry points, classes already
+    imported in this process, and those of `spec` (a name or 'module:factory' the caller chose,
+    e.g. on the command line). A checkpoint folder is data: a module it names is never imported."""
+    _load_builtins()
+    if spec:
+        get_factory(spec)
+    classes = _imported_encoder_classes()
+    if qualified not in classes:
+        for ep in _entry_points().values():
+            try:
+                ep.load()
+            except Exception:  # noqa: BLE001 - a broken plug-in must not hide the others
+                continue
+        classes = _imported_encoder_classes()
+    cls = classes.get(qualified)
+    if cls is None or cls is Encoder:
+        raise JetbenchError(
+            f"{where}: class '{qualified}' is not a registered encoder; jetbench loads only "
+            f"built-in encoders and those of installed '{ENTRY_POINT_GROUP}' entry points, and "
+            "never imports a module named in a checkpoint (install the plug-in, or pass its "
+            "'module:factory' as --encoder)")
+    return cls
+
+
 def resolve_spec(spec: str) -> Any:
     """Import 'package.module:attr' (the attribute may be dotted)."""
     module, _, attr = spec.partition(":")

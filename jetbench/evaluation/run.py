@@ -99,6 +99,11 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
 
     `cache=False`: frozen/linear embeddings are computed in memory, no cache file is written.
     The result also goes to `tracker`, or to the backends `--track`/JETBENCH_TRACK selects."""
+    from jetbench.core import preflight
+
+    preflight.check_run_args(seed=seed, threads=threads)  # before any data or training work
+    if results_dir is not None:
+        preflight.check_output_dir(results_dir, "results folder", preflight.RESULT_BYTES)
     torch.set_num_threads(auto_threads(threads))
     t0 = time.perf_counter()
     plan = plan_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale,

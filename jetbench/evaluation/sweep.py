@@ -9,8 +9,7 @@ before any worker starts, so workers never race to generate or pretrain the same
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
+from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from jetbench.core.devices import resolve_device
 from jetbench.core.errors import JetbenchError
 from jetbench.core.log import get_logger
 from jetbench.core.threads import auto_threads
+from jetbench.core.workers import worker_pool
 from jetbench.evaluation.cell import Cell
 from jetbench.evaluation.plan import LoadedEncoder, check_names, load_encoder, plan_cell, prepare_data
 from jetbench.evaluation.run import finished, run_cell
@@ -129,25 +129,21 @@ def run_local(cells: list[Cell], results_dir: str | Path, workers: int = 1, devi
             out.append(_run_one(c, str(results_dir), device, force, per_worker, True))
         return out
     outcomes: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with worker_pool(workers) as pool:  # workers die with this process; Ctrl-C/SIGTERM stop them
         futures = {pool.submit(_run_one, c, str(results_dir), device, force, per_worker, False): c
                    for c in cells}
         remaining = set(futures)
-        try:
-            while remaining:
-                finished_now, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                for f in finished_now:
-                    try:
-                        o = f.result()
-                    except Exception as err:  # noqa: BLE001 - a worker process died
-                        o = {"cell": futures[f].id, "status": "failed", "score": None,
-                             "seconds": None, "error": f"worker died: {err}"}
-                    outcomes.append(o)
-                    _log.info(f"[{len(outcomes)}/{len(cells)}] {o['cell']}: "
-                              f"{o['status']} {o['score'] or o['error']}")
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        while remaining:
+            finished_now, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for f in finished_now:
+                try:
+                    o = f.result()
+                except Exception as err:  # noqa: BLE001 - a worker process died
+                    o = {"cell": futures[f].id, "status": "failed", "score": None,
+                         "seconds": None, "error": f"worker died: {err}"}
+                outcomes.append(o)
+                _log.info(f"[{len(outcomes)}/{len(cells)}] {o['cell']}: "
+                          f"{o['status']} {o['score'] or o['error']}")
     return outcomes
 
 

@@ -7,15 +7,15 @@ any number of workers.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import signal
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
 from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.core.log import progress_bar
+from jetbench.core.preflight import MAX_JETS
+from jetbench.core.workers import worker_pool
 from jetbench.data.format import dataset_info
 from jetbench.generate.columns import Columns
 from jetbench.generate.processes import PROFILES, derive_seed
@@ -36,18 +36,14 @@ def check_request(profile: str, n: int, seed: int, workers: int,
     if len(set(classes)) != len(classes) or not classes:
         raise JetbenchError(f"--classes must name distinct {profile} classes, got {classes}")
     classes = [c for c in labels if c in classes]  # label order, whatever order was given
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise JetbenchError(f"number of jets must be a positive integer, got {n}")
+    if not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_JETS:
+        raise JetbenchError(f"number of jets must be a positive whole number (at most "
+                            f"{MAX_JETS}), got {n}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise JetbenchError(f"seed must be a non-negative integer, got {seed}")
     if not isinstance(workers, (int, np.integer)) or workers < 1:
         raise JetbenchError(f"workers must be a positive integer, got {workers}")
     return classes
-
-
-def _ignore_sigint() -> None:
-    # Ctrl-C is handled by the parent, which terminates the pool; workers stay quiet
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run(item: tuple[int, ShardTask]) -> tuple[int, Columns]:
@@ -71,18 +67,15 @@ def generate_columns(profile: str, n: int, seed: int, workers: int, classes: lis
                 bar.update(len(results[i]))
         else:
             # an executor, not mp.Pool: a worker that dies (killed, crashed) raises
-            # BrokenProcessPool here instead of leaving its shard pending forever
-            ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_ignore_sigint) as pool:
+            # BrokenProcessPool here instead of leaving its shard pending forever; workers die
+            # with this process, and Ctrl-C/SIGTERM here stop them (core.workers)
+            with worker_pool(workers) as pool:
                 futures = [pool.submit(_run, item) for item in enumerate(tasks)]
                 try:
                     for done in as_completed(futures):
                         i, cols = done.result()
                         results[i] = cols
                         bar.update(len(cols))
-                except KeyboardInterrupt:
-                    pool.shutdown(wait=False, cancel_futures=True)  # only running shards finish
-                    raise
                 except BrokenProcessPool as err:
                     raise JetbenchError(f"a generator worker process died ({err}); "
                                         "nothing was written") from err

@@ -209,4 +209,4 @@ def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto") -> to
         get_logger().info(f"no pretrained '{name}' for scale '{scale}' in {path}; pretraining "
                           "it now (once; later runs load it)")
         pretrain(name, scale, device=device, resume=(path / STATE_DIR).exists())
-    return load_encoder(path).to(resolve_device(device))
+    return load_encoder(path, spec=name).to(resolve_device(device))
