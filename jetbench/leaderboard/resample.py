@@ -120,19 +120,24 @@ class RocStat:
     def rejection(self, w: np.ndarray, effs: np.ndarray | list[float]) -> np.ndarray:
         """1/εB at each signal efficiency [b, E] (`classification.inverse_bkg_eff` rules)."""
         fpr, tpr, n_s, n_b = self.curve(w)
+        effs = np.atleast_1d(np.asarray(effs, np.float64))
         wb = w[:, self.jet][:, ~self.signal]
         smallest = np.where(wb > 0, wb, np.inf).min(1) if wb.shape[1] else np.full(len(w), np.inf)
-        out = []
-        for eff in np.atleast_1d(effs):
-            k = np.sum(tpr < eff, axis=1)
-            kk = np.minimum(k, tpr.shape[1] - 1)
-            exact = (k < tpr.shape[1]) & (np.take_along_axis(tpr, kk[:, None], 1)[:, 0] == eff)
-            eff_b = np.where(exact, np.take_along_axis(fpr, kk[:, None], 1)[:, 0],
-                             _interp(tpr, fpr, eff, k))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out.append(1.0 / np.maximum(eff_b, smallest / n_b))
+        last = tpr.shape[1] - 1
+        k = np.sum(tpr[:, None, :] < effs[None, :, None], axis=2)  # [b, E]: first tpr >= eff
+        at = np.take_along_axis(tpr, np.minimum(k, last), 1)
+        exact = (k <= last) & (at == effs[None, :])
+        lo, hi = np.clip(k - 1, 0, last), np.clip(k, 0, last)
+        x1, x2 = np.take_along_axis(tpr, lo, 1), np.take_along_axis(tpr, hi, 1)
+        y1, y2 = np.take_along_axis(fpr, lo, 1), np.take_along_axis(fpr, hi, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mid = np.where(x2 == x1, y1, y1 + (effs[None, :] - x1) / np.where(x2 == x1, 1.0, x2 - x1)
+                           * (y2 - y1))
+            eff_b = np.where(exact, np.take_along_axis(fpr, np.minimum(k, last), 1),
+                             np.where(k <= 0, fpr[:, :1], np.where(k > last, fpr[:, -1:], mid)))
+            out = 1.0 / np.maximum(eff_b, (smallest / n_b)[:, None])
         valid = (n_s > 0) & (n_b > 0)
-        return np.where(valid[:, None], np.stack(out, 1), np.nan)
+        return np.where(valid[:, None], out, np.nan)
 
 
 def _interp(x: np.ndarray, y: np.ndarray, x0: float, k: np.ndarray) -> np.ndarray:
