@@ -208,8 +208,9 @@ def finished(plan: CellPlan) -> tuple[Result | None, str]:
 
 def execute(plan: CellPlan, progress: bool = True) -> Result:
     """Train and score a planned cell; returns its Result (not written)."""
-    from jetbench.metrics import score_task
+    from jetbench.metrics.predictions import Predictions, score_predictions
     from jetbench.tasks import task_targets
+    from jetbench.tasks.spec import HEAD_KIND
 
     spec, proto, seed = plan.spec, plan.proto, plan.seed
     t0 = time.perf_counter()
@@ -224,7 +225,11 @@ def execute(plan: CellPlan, progress: bool = True) -> Result:
     t_fit = time.perf_counter() - t0
     scores = proto.score(splits["test"])
     test = splits["test"].load()
-    ts = score_task(spec, task_targets(spec, test), scores, test, seed=seed)
+    # scored at the precision the predictions file stores, so the file reproduces the metrics
+    preds = Predictions.from_arrays(HEAD_KIND[spec.head], spec.labels, task_targets(spec, test),
+                                    scores, test.labels, splits["test"].rows(), test.mask,
+                                    test.vtx_id)
+    ts = score_predictions(spec, preds, seed=seed)
     t_total = time.perf_counter() - t0
     hist = proto.history
     run_info = {"fit_s": round(t_fit, 2), "score_s": round(t_total - t_fit, 2),
@@ -236,7 +241,7 @@ def execute(plan: CellPlan, progress: bool = True) -> Result:
                 "embedded_jets": int(EMBED_STATS["jets"] - emb0["jets"]),
                 "embed_s": round(EMBED_STATS["seconds"] - emb0["seconds"], 2)}
     n_params = getattr(getattr(plan.model, "meta", None), "n_params", None)
-    return Result(
+    result = Result(
         encoder=plan.name, encoder_revision=plan.identity["encoder_revision"], task=spec.name,
         task_version=spec.version, protocol=proto.name, protocol_version=proto.version,
         scale=plan.scale, budget=plan.budget, seed=seed, main_score=spec.main_score,
@@ -245,6 +250,8 @@ def execute(plan: CellPlan, progress: bool = True) -> Result:
         wall_time_s=round(t_total, 3), created=datetime.now(timezone.utc).isoformat(),
         provenance=provenance(**plan.hashes, device=plan.device),
         config={**plan.identity, "run": run_info})
+    result._predictions = preds  # written next to the JSON by save_result
+    return result
 
 
 def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *,
