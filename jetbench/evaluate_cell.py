@@ -208,7 +208,8 @@ def finished(plan: CellPlan) -> tuple[Result | None, str]:
 
 def execute(plan: CellPlan, progress: bool = True) -> Result:
     """Train and score a planned cell; returns its Result (not written)."""
-    from jetbench.metrics.predictions import Predictions, score_predictions
+    from jetbench.metrics.predictions import Predictions
+    from jetbench.metrics.scoring import score_predictions
     from jetbench.tasks import task_targets
     from jetbench.tasks.spec import HEAD_KIND
 

@@ -12,7 +12,8 @@ import pytest
 from jetbench.data.format import dataset_info
 from jetbench.leaderboard import Benchmark, Definitions, build_leaderboard
 from jetbench.leaderboard.render import SAME_AS_REF_MARK, WORSE_THAN_REF_MARK
-from jetbench.metrics.predictions import Predictions, score_predictions
+from jetbench.metrics.predictions import Predictions
+from jetbench.metrics.scoring import score_predictions
 from jetbench.results import save_result
 from jetbench.tasks import get_task
 from tests.test_leaderboard import make_result
@@ -83,7 +84,8 @@ def test_standard_errors_are_bootstrap_plus_seed_spread(board):
     assert c.se_seed == pytest.approx(np.std(c.scores, ddof=1) / np.sqrt(3))
     old = _cell(out.leaderboard, "old", "frozen")
     assert old.se_method == "seeds" and old.group is None and old.p_ref is None
-    assert any("no predictions file" in f for f in old.flags)
+    assert not old.flags  # counted in one note, not flagged cell by cell
+    assert any("1 cell(s) without (usable) predictions" in n for n in out.leaderboard.notes)
 
 
 def test_rank_groups_and_marks(board):

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 from jetbench.core.errors import JetbenchError
-from jetbench.metrics.predictions import Predictions, score_predictions
-from jetbench.metrics.scoring import TaskScores
+from jetbench.metrics.predictions import Predictions
+from jetbench.metrics.scoring import TaskScores, score_predictions
 from jetbench.results import Result, load_result
 
 

@@ -1,7 +1,7 @@
 """Per-jet test predictions in a compact file, so every metric can be recomputed after a run.
 
 A cell scores exactly what it stores: `Predictions.from_arrays` rounds the scores to the stored
-precision first and `score_predictions` scores the rounded values, so re-scoring the file gives
+precision first and `scoring.score_predictions` scores the rounded values, so re-scoring the file gives
 the result JSON's numbers bit for bit. Precision by task kind:
 - jet tasks keep float32: their ROC working points (rejection at εS = 99.5 %, SIC at 1 % FPR)
   sit where probabilities crowd near 0 or 1 and float16's 2^-11 steps would tie many jets;
@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -24,9 +24,6 @@ from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path
 from jetbench.core.hashing import sha256_file
 from jetbench.metrics.registry import MetricInput
-
-if TYPE_CHECKING:
-    from jetbench.metrics.scoring import TaskScores
 
 FORMAT = "jetbench-predictions/1"
 SUFFIX = ".npz"
@@ -146,13 +143,3 @@ class Predictions:
             raise JetbenchError(f"{path}: not a {FORMAT} file")
         return cls(str(d["kind"]), tuple(str(x) for x in d["labels"]), d["jet_index"], d["y"],
                    d["scores"], d["jet_label"], d.get("mask"), d.get("vtx_id"))
-
-
-def score_predictions(spec: Any, preds: Predictions, n_boot: int | None = None,
-                      seed: int = 0) -> TaskScores:
-    """`score_task` on the stored values: what a cell reports and what re-scoring the file gives."""
-    from jetbench.metrics.scoring import N_BOOT, score_task
-
-    y, scores, view = preds.padded()
-    return score_task(spec, y, scores, view, n_boot=N_BOOT if n_boot is None else n_boot,  # type: ignore[arg-type]
-                      seed=seed)

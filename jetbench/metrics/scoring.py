@@ -14,6 +14,7 @@ from jetbench.metrics.vertexing import n_secondary_vertices
 
 if TYPE_CHECKING:
     from jetbench.data.format import JetBatch
+    from jetbench.metrics.predictions import Predictions
     from jetbench.tasks.spec import BinSpec, TaskSpec
 
 N_BOOT = 200
@@ -127,3 +128,11 @@ def score_task(task: str | TaskSpec, y_true: np.ndarray, scores: np.ndarray, bat
     if n_boot > 0 and main_prepared is not None and len(inp) > 1:
         stderr[spec.main_score] = bootstrap_se(main_prepared, len(inp), n_boot, seed)
     return TaskScores(metrics, binned, stderr)
+
+
+def score_predictions(spec: TaskSpec, preds: Predictions, n_boot: int = N_BOOT,
+                      seed: int = 0) -> TaskScores:
+    """`score_task` on a predictions file's stored values: what a cell reports, and what
+    re-scoring the file gives (bit for bit)."""
+    y, scores, view = preds.padded()
+    return score_task(spec, y, scores, view, n_boot=n_boot, seed=seed)  # type: ignore[arg-type]
