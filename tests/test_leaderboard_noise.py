@@ -104,7 +104,8 @@ def test_rank_groups_and_marks(board):
     assert SAME_AS_REF_MARK in line["plain/finetune"]
     assert WORSE_THAN_REF_MARK in line["worse/finetune"]
     assert SAME_AS_REF_MARK not in line["best/finetune"]
-    assert " ± " in line["best/finetune"] and "Holm" in md and "1 cell(s) without (usable) predictions" in md
+    assert " ± " in line["best/finetune"] and "Benjamini-Hochberg" in md
+    assert "1 cell(s) without (usable) predictions" in md
     assert r"$^\ddagger$" in out.files["tex"].read_text()
 
 

@@ -46,8 +46,8 @@ class Cell:
     se_seed: float | None = None  # its seed-spread part
     se_method: str = ""  # "bootstrap" (from predictions files), "stored" or "seeds" (fallbacks)
     group: int | None = None  # rank group in the column (1 = not told apart from the best)
-    p_best: float | None = None  # Holm-adjusted p against the column's best row
-    p_ref: float | None = None  # Holm-adjusted p against the reference (random-init) row
+    p_best: float | None = None  # adjusted p (Benjamini-Hochberg) vs the column's best row
+    p_ref: float | None = None  # adjusted p vs the reference (random-init) row
     diff_ref: float | None = None  # mean - reference mean over common seeds
     # the results behind `seeds` and their JSON paths (not written to the summary)
     results: list[Result] = field(default_factory=list, repr=False)

@@ -23,8 +23,8 @@ from jetbench.leaderboard.render import (
     budget_label,
     cell_text,
     column_headers,
-    fmt_score,
     footnotes,
+    working_point_rows,
 )
 
 CSS = """
@@ -208,21 +208,13 @@ def working_points_html(lb: Leaderboard) -> str:
     """The working-point tables, folded away under one summary line."""
     if not lb.working_points:
         return ""
-    cols: dict[tuple[str, int], list[dict]] = {}
-    for e in lb.working_points:
-        cols.setdefault((e["task"], e["budget"]), []).append(e)
     parts = []
-    for (task, budget), entries in cols.items():
-        effs = sorted({e["eff"] for e in entries})
-        rows: dict[tuple[str, str, str], dict[float, str]] = {}
-        for e in entries:
-            rows.setdefault((e["curve"], e["encoder"], e["protocol"]), {})[e["eff"]] = (
-                f"{fmt_score(e['mean'])} ± {fmt_score(e['se'])}")
+    for (task, budget), (effs, rows) in working_point_rows(lb).items():
         head = "".join(f"<th>{h}</th>" for h in ("curve", "encoder", "protocol")) + "".join(
             f"<th>1/εB @ εS={eff:.0%}</th>" for eff in effs)
-        body = "".join("<tr>" + "".join(f'<td class="t">{html.escape(k)}</td>' for k in key)
-                       + "".join(f"<td>{html.escape(v.get(eff, '—'))}</td>" for eff in effs)
-                       + "</tr>" for key, v in rows.items())
+        body = "".join("<tr>" + "".join(f'<td class="t">{html.escape(v)}</td>' for v in row[:3])
+                       + "".join(f"<td>{html.escape(v)}</td>" for v in row[3:]) + "</tr>"
+                       for row in rows)
         parts.append(f"<h3>{html.escape(task)} @{budget_label(budget)}</h3><div class=\"wrap\">"
                      f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
     return ('<details class="wp"><summary>Working points: background rejection at εS = 30 / 50 '

@@ -27,8 +27,8 @@ from jetbench.leaderboard.resample import Stat, metric_stat, resample_counts
 from jetbench.leaderboard.roc import ColumnCurves, column_curves, curve_specs
 from jetbench.leaderboard.significance import (
     Replicates,
+    adjust,
     cell_error,
-    holm,
     paired_test,
     rank_groups,
 )
@@ -170,7 +170,7 @@ def _significance(lb: Leaderboard, col: tuple[str, int], cells: list[tuple[Row, 
     refs = {r.protocol: i for i, (r, _) in enumerate(cells) if r.encoder == lb.reference}
     tests = [(i, compare(i, refs[r.protocol])) for i, (r, _) in enumerate(cells)
              if r.protocol in refs and refs[r.protocol] != i]
-    adjusted = holm([t.p if t is not None else math.nan for _, t in tests])
+    adjusted = adjust([t.p if t is not None else math.nan for _, t in tests])
     for (i, t), p in zip(tests, adjusted, strict=True):
         if t is not None:
             cells[i][1].p_ref, cells[i][1].diff_ref = float(p), t.diff

@@ -26,11 +26,13 @@ import numpy as np  # noqa: E402
 from jetbench.core.files import atomic_path  # noqa: E402
 from jetbench.leaderboard.aggregate import FEW_SEEDS, OK, Leaderboard  # noqa: E402
 from jetbench.leaderboard.render import budget_label  # noqa: E402
-from jetbench.leaderboard.roc import ColumnCurves  # noqa: E402
+from jetbench.leaderboard.roc import MIN_BACKGROUND, ColumnCurves  # noqa: E402
 
 PROTOCOL_STYLE = {"finetune": ("o", "-"), "frozen": ("s", "--"), "linear": ("^", ":"),
                   "scratch": ("D", "-.")}
 FIXED_COLOURS = {"scratch": "black", "nobackbone": "#7f7f7f"}
+# reference lines (chance level, random classifier): a colour no encoder gets, thin
+REFERENCE_LINE = {"color": "#c0392b", "linestyle": (0, (4, 2, 1, 2)), "linewidth": 1.2}
 DPI = 100
 
 
@@ -85,7 +87,7 @@ def plot_task(lb: Leaderboard, task: str, path: str | os.PathLike,
                                                                      lb.reference))
             lo, hi = min(lo, float(np.min(y - err))), max(hi, float(np.max(y + err)))
         if chance is not None and math.isfinite(chance):
-            ax.axhline(chance, color="0.45", linestyle=":", linewidth=1.5, label="chance level")
+            ax.axhline(chance, label="chance level", **REFERENCE_LINE)
             lo, hi = min(lo, chance), max(hi, chance)
         pad = 0.08 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1e-3)
         ax.set_ylim(lo - pad, hi + pad)
@@ -122,8 +124,8 @@ def plot_roc(lb: Leaderboard, cc: ColumnCurves, path: str | os.PathLike) -> bool
                 if ok.any():
                     top = max(top, float(np.max(c.rejection[ok])))
             eff = np.linspace(0.02, 1.0, 100)
-            ax.plot(eff, 1.0 / eff, color="0.45", linestyle=":", linewidth=1.5,
-                    label="random classifier")
+            ax.plot(eff, 1.0 / eff, label=r"random classifier ($1/\varepsilon_S$)",
+                    **REFERENCE_LINE)
             ax.set_yscale("log")
             ax.set_xlim(0.0, 1.02)
             ax.set_ylim(0.8, top * 2.0)
@@ -134,11 +136,14 @@ def plot_roc(lb: Leaderboard, cc: ColumnCurves, path: str | os.PathLike) -> bool
         for ax in list(axes.flat)[n:]:
             ax.set_visible(False)
         handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.98), fontsize=10,
-                   frameon=False)
+        right = 1.0 - 2.6 / fig.get_figwidth()  # room for the legend, in inches
+        fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(right + 0.01, 0.92),
+                   fontsize=10, frameon=False)
         fig.suptitle(f"{cc.task} @{budget_label(cc.budget)} labels - {lb.benchmark.name}: "
-                     "mean over seeds", fontsize=14)
-        fig.subplots_adjust(hspace=0.38, wspace=0.32, top=0.92 if nrow > 1 else 0.84)
+                     f"mean over seeds (drawn where >= {MIN_BACKGROUND} background jets pass)",
+                     fontsize=13)
+        fig.subplots_adjust(hspace=0.38, wspace=0.32, right=right,
+                            top=0.92 if nrow > 1 else 0.82)
         _save(fig, path)
     return True
 

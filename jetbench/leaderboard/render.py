@@ -33,6 +33,34 @@ def fmt_score(x: float) -> str:
     return f"{x:.1f}" if abs(x) >= 100 else f"{x:.2f}" if abs(x) >= 10 else f"{x:.3f}"
 
 
+def fmt_pm(mean: float, se: float) -> str:
+    """'46.7 ± 6.9', '321 ± 116': the error to two significant digits, the value to match."""
+    if not (math.isfinite(se) and se > 0):
+        return f"{fmt_score(mean)} ± {fmt_score(se)}"
+    decimals = min(4, max(0, 1 - math.floor(math.log10(se))))
+    return f"{mean:.{decimals}f} ± {se:.{decimals}f}"
+
+
+def working_point_rows(lb: Leaderboard) -> dict[tuple[str, int], tuple[list[float], list[list[str]]]]:
+    """Per column: the εS values and rows (curve, encoder, protocol, 'mean ± SE' per εS), grouped
+    by curve so one physics problem's rows sit together; '*' marks an SE above 5 % of the value."""
+    cols: dict[tuple[str, int], list[dict]] = {}
+    for e in lb.working_points:
+        cols.setdefault((e["task"], e["budget"]), []).append(e)
+    out = {}
+    for col, entries in cols.items():
+        effs = sorted({e["eff"] for e in entries})
+        curves = list(dict.fromkeys(e["curve"] for e in entries))
+        table: dict[tuple[str, str, str], dict[float, str]] = {}
+        for e in sorted(entries, key=lambda e: curves.index(e["curve"])):
+            star = " *" if e["se"] > 0.05 * abs(e["mean"]) else ""
+            table.setdefault((e["curve"], e["encoder"], e["protocol"]), {})[e["eff"]] = (
+                fmt_pm(e["mean"], e["se"]) + star)
+        out[col] = (effs, [[*key, *[vals.get(eff, DASH) for eff in effs]]
+                           for key, vals in table.items()])
+    return out
+
+
 def ref_mark(c: Cell, alpha: float) -> str:
     """'†' not told apart from the random-init row, '‡' worse than it, '' better (or untested)."""
     if c.p_ref is None or math.isnan(c.p_ref):
@@ -113,7 +141,8 @@ def method_note(lb: Leaderboard) -> str:
         f"the next group). Paired test: the "
         f"difference of seed means over common seeds, the same SE formula on the per-seed "
         f"differences and shared resamples, t reference with S − 1 degrees of freedom, two-sided "
-        f"p, Holm-corrected across the rows of a column. "
+        f"p, Benjamini-Hochberg-corrected across the rows of a column (false discovery rate "
+        f"α). "
         f"'{SAME_AS_REF_MARK}': not distinguishable from the random-init row ('{lb.reference}' "
         f"encoder, same protocol) at α = {a}; '{WORSE_THAN_REF_MARK}': significantly worse than "
         f"it; unmarked rows with a reference are significantly better. Columns or cells without "
@@ -182,7 +211,7 @@ def to_latex(lb: Leaderboard) -> str:
     lines += [" & ".join(tex(c) for c in row) + r" \\" for row in rows]
     lines += [r"\bottomrule", r"\end{tabular}",
               rf"\caption{{{tex_escape(lb.benchmark.label)}: mean $\pm$ standard error over seeds "
-              rf"of each task's main score. Bold: best rank group (paired test, Holm, $\alpha$ = "
+              rf"of each task's main score. Bold: best rank group (paired test, Benjamini-Hochberg, $\alpha$ = "
               rf"{lb.alpha:g}). $^\dagger$ not distinguishable from the random-init row "
               rf"({tex_escape(lb.reference)}, same protocol); $^\ddagger$ worse than it; "
               rf"$^\S$ older task/protocol definition.}}",
@@ -236,18 +265,8 @@ def working_points_markdown(lb: Leaderboard) -> str:
         "mean over seeds ± standard error (bootstrap over test jets + seed spread, as in the "
         "leaderboard). '*': SE above the stated bound (5 % of the value). JetClass curves use "
         "p_c/(p_c + p_QCD), b-tagging p_b/(p_b + p_light) and p_b/(p_b + p_c).", ""]
-    cols: dict[tuple[str, int], list[dict]] = {}
-    for e in lb.working_points:
-        cols.setdefault((e["task"], e["budget"]), []).append(e)
-    for (task, budget), entries in cols.items():
-        effs = sorted({e["eff"] for e in entries})
-        table: dict[tuple[str, str, str], dict[float, str]] = {}
-        for e in entries:
-            star = " *" if e["se"] > 0.05 * abs(e["mean"]) else ""
-            table.setdefault((e["curve"], e["encoder"], e["protocol"]), {})[e["eff"]] = (
-                f"{fmt_score(e['mean'])} ± {fmt_score(e['se'])}{star}")
+    for (task, budget), (effs, rows) in working_point_rows(lb).items():
         headers = ["curve", "encoder", "protocol", *[f"1/εB @ εS={eff:.0%}" for eff in effs]]
-        rows = [[*key, *[vals.get(eff, DASH) for eff in effs]] for key, vals in table.items()]
         lines += [f"## {task} @{budget_label(budget)}", "",
                   tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from jetbench.metrics.predictions import Predictions
 
 WORKING_POINTS = (0.3, 0.5, 0.7)
 CURVE_GRID = np.round(np.linspace(0.02, 1.0, 50), 4)  # signal efficiencies drawn
+MIN_BACKGROUND = 5  # curves are drawn only where at least this many background jets pass
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class RowCurve:
     protocol: str
     curve: str
     eff: np.ndarray
-    rejection: np.ndarray  # mean over seeds of 1/εB at `eff`
+    rejection: np.ndarray  # mean over seeds of 1/εB at `eff`; NaN where < MIN_BACKGROUND pass
     n_seeds: int
 
 
@@ -111,11 +112,13 @@ def column_curves(task: str, budget: int, specs: list[CurveSpec],
         return out
     n = len(rows[0][3][0])
     stats: list[tuple[int, int, RocStat]] = []  # (row, curve, stat) per seed, in order
+    n_bkg: dict[int, int] = {}
     for i, (_, _, _, preds) in enumerate(rows):
         for k, spec in enumerate(specs):
             for p in preds:
                 jets, is_sig, disc = spec.problem(p)
                 stats.append((i, k, RocStat(is_sig, disc, jets)))
+                n_bkg[k] = int(np.sum(~is_sig))
     one = np.ones((1, n))
     values = np.stack([st.rejection(one, WORKING_POINTS)[0] for _, _, st in stats])  # [M, E]
     drawn = np.stack([st.rejection(one, CURVE_GRID)[0] for _, _, st in stats])
@@ -126,11 +129,13 @@ def column_curves(task: str, budget: int, specs: list[CurveSpec],
     boots = [np.concatenate(b, axis=0) for b in boot]  # [B, E] each
     m = 0
     for encoder, protocol, seeds, preds in rows:
-        for spec in specs:
+        for k, spec in enumerate(specs):
             sel = list(range(m, m + len(preds)))
             m += len(preds)
-            out.rows.append(RowCurve(encoder, protocol, spec.name, CURVE_GRID,
-                                     drawn[sel].mean(0), len(preds)))
+            mean = drawn[sel].mean(0)
+            # below a few passing background jets 1/εB is counting noise (and then the floor 1/N_B)
+            mean = np.where(mean <= n_bkg[k] / MIN_BACKGROUND, mean, np.nan)
+            out.rows.append(RowCurve(encoder, protocol, spec.name, CURVE_GRID, mean, len(preds)))
             for e, eff in enumerate(WORKING_POINTS):
                 err = combined_error(values[sel, e], np.stack([boots[j][:, e] for j in sel]))
                 out.table.append({"task": task, "budget": budget, "curve": spec.name,
