@@ -35,7 +35,7 @@ from jetbench.leaderboard.significance import (
 from jetbench.metrics.predictions import Predictions
 
 N_BOOT = 1000  # main scores: the SE of an SE from 1000 resamples is ~2 %
-N_BOOT_WP = 300  # working points (many curves x rows x seeds)
+N_BOOT_WP = 200  # working points (many curves x rows x seeds): the SE to ~5 %
 ABSOLUTE_BOUND = 0.005
 RELATIVE_BOUND = 0.05
 ABSOLUTE = ("accuracy", "balanced_accuracy", "ari", "edge_ari")

@@ -82,17 +82,27 @@ class RocStat:
         self.signal = np.asarray(is_signal, bool)[order]
         self.jet = order if jet is None else np.asarray(jet)[order]
         self.ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # last unit of each tied run
+        self.background_jets = self.jet[~self.signal]
 
     def curve(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(fpr, tpr) [b, G+1] starting at (0, 0), total signal and background weights [b]."""
-        wu = w[:, self.jet]
-        tp = np.cumsum(wu * self.signal, axis=1)[:, self.ends]
-        fp = np.cumsum(wu * ~self.signal, axis=1)[:, self.ends]
-        n_s, n_b = tp[:, -1], fp[:, -1]
-        zero = np.zeros((len(w), 1))
+        """(fpr, tpr) [b, G+1] starting at (0, 0), total signal and background weights [b].
+
+        Written for speed (this is the leaderboard's hot loop): cumulative sums in place, the
+        background's as all minus signal (exact for the integer weights of a bootstrap).
+        """
+        total = w[:, self.jet]
+        signal = total * self.signal
+        np.cumsum(signal, axis=1, out=signal)
+        np.cumsum(total, axis=1, out=total)
+        if len(self.ends) < total.shape[1]:
+            signal, total = signal[:, self.ends], total[:, self.ends]
+        total -= signal  # cumulative background weight
+        n_s, n_b = signal[:, -1].copy(), total[:, -1].copy()
+        tpr = np.zeros((len(w), signal.shape[1] + 1))
+        fpr = np.zeros_like(tpr)
         with np.errstate(invalid="ignore", divide="ignore"):
-            tpr = np.hstack([zero, tp / n_s[:, None]])
-            fpr = np.hstack([zero, fp / n_b[:, None]])
+            np.divide(signal, n_s[:, None], out=tpr[:, 1:])
+            np.divide(total, n_b[:, None], out=fpr[:, 1:])
         return fpr, tpr, n_s, n_b
 
     def auc(self, w: np.ndarray) -> np.ndarray:
@@ -121,7 +131,7 @@ class RocStat:
         """1/εB at each signal efficiency [b, E] (`classification.inverse_bkg_eff` rules)."""
         fpr, tpr, n_s, n_b = self.curve(w)
         effs = np.atleast_1d(np.asarray(effs, np.float64))
-        wb = w[:, self.jet][:, ~self.signal]
+        wb = w[:, self.background_jets]
         smallest = np.where(wb > 0, wb, np.inf).min(1) if wb.shape[1] else np.full(len(w), np.inf)
         last = tpr.shape[1] - 1
         k = np.sum(tpr[:, None, :] < effs[None, :, None], axis=2)  # [b, E]: first tpr >= eff
