@@ -64,7 +64,7 @@ def board(tmp_path_factory):
     write_row(res, "worse", "finetune", 0.8)  # worse than the reference
     write_row(res, "scratch", "frozen", 1.0)
     write_row(res, "old", "frozen", 1.0, predictions=False)  # made before predictions were kept
-    out = build_leaderboard(res, BENCH, root / "lb", definitions=DEFS, n_boot=400)
+    out = build_leaderboard(res, BENCH, root / "lb", definitions=DEFS, n_boot=200)
     return out, root
 
 
@@ -130,7 +130,7 @@ def test_outputs_working_points_and_plots(board):
 
 def test_deterministic(board, tmp_path):
     out, root = board
-    again = build_leaderboard(root / "results", BENCH, tmp_path, definitions=DEFS, n_boot=400,
+    again = build_leaderboard(root / "results", BENCH, tmp_path, definitions=DEFS, n_boot=200,
                               plots=False)
     a = [(c.se, c.p_best, c.p_ref) for r in out.leaderboard.rows
          for c in r.cells.values()]

@@ -189,7 +189,8 @@ def _bound_notes(lb: Leaderboard, col: tuple[str, int]) -> list[str]:
             return []
         stated = bound[1]
         if c.se > bound[0]:
-            misses.append(f"{r.encoder}/{r.protocol} {c.se:.3g}")
+            rel = f" ({c.se / abs(c.mean):.0%})" if "relative" in stated and c.mean else ""
+            misses.append(f"{r.encoder}/{r.protocol} {c.se:.3g}{rel}")
     if not misses:
         return []
     return [f"{col[0]} {metric} @{col[1]}: standard error above the stated bound ({stated}) in "

@@ -62,7 +62,11 @@ def _save(fig, path: str | os.PathLike) -> None:
 
 def plot_task(lb: Leaderboard, task: str, path: str | os.PathLike,
               chance: float | None = None) -> bool:
-    """Score vs labels of `task` to `path`; False (and no file) when no row has a current cell."""
+    """Score vs labels of `task` to `path`; False (and no file) when no row has a current cell.
+
+    A task with one label budget has no curve to draw: its rows are then side by side, best
+    first, so the figure never suggests a trend along x that is only a dodge.
+    """
     cols = [c for c in lb.columns if c[0] == task]
     lines = [(r, [r.cells[c] for c in cols if r.cells[c].status in (OK, FEW_SEEDS)])
              for r in lb.rows]
@@ -71,31 +75,42 @@ def plot_task(lb: Leaderboard, task: str, path: str | os.PathLike,
         return False
     colours = encoder_colours([r.encoder for r, _ in lines])
     budgets = sorted({b for _, b in cols})
+    single = len(budgets) == 1
+    if single:
+        lines.sort(key=lambda x: -x[1][0].mean)
     with plt.style.context(mplhep.style.ROOT):
         fig, ax = plt.subplots(figsize=(8.5, 6.0))
         lo, hi = math.inf, -math.inf
         for k, (r, pts) in enumerate(lines):
-            # dodge: spread the rows a little along x so error bars at one budget do not overlap
-            dodge = 1.0 + 0.03 * (k - (len(lines) - 1) / 2)
             y = np.array([c.mean for c in pts])
             err = np.array([c.se or 0.0 for c in pts])
+            # dodge: spread the rows a little along x so error bars at one budget do not overlap
+            x = [k] if single else [c.budget * (1.0 + 0.03 * (k - (len(lines) - 1) / 2))
+                                    for c in pts]
             marker, ls = _style(r.protocol)
             ref = r.encoder == lb.reference
-            ax.errorbar([c.budget * dodge for c in pts], y, yerr=err, color=colours[r.encoder],
-                        marker=marker, linestyle=ls, markersize=6, capsize=3,
-                        linewidth=2.2 if ref else 1.4, label=_label(r.encoder, r.protocol,
-                                                                     lb.reference))
+            ax.errorbar(x, y, yerr=err, color=colours[r.encoder], marker=marker, linestyle=ls,
+                        markersize=7 if single else 6, capsize=3, linewidth=2.2 if ref else 1.4,
+                        label=_label(r.encoder, r.protocol, lb.reference))
             lo, hi = min(lo, float(np.min(y - err))), max(hi, float(np.max(y + err)))
         if chance is not None and math.isfinite(chance):
             ax.axhline(chance, label="chance level", **REFERENCE_LINE)
             lo, hi = min(lo, chance), max(hi, chance)
         pad = 0.08 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1e-3)
         ax.set_ylim(lo - pad, hi + pad)
-        ax.set_xscale("log")
-        ax.set_xlim(budgets[0] / 2.0, budgets[-1] * 2.0)
-        ax.set_xticks(budgets, [budget_label(b) for b in budgets])
-        ax.minorticks_off()
-        ax.set_xlabel("labelled training jets")
+        if single:
+            ax.set_xlim(-0.7, len(lines) - 0.3)
+            ax.set_xticks(range(len(lines)), [f"{r.encoder} / {r.protocol}" for r, _ in lines],
+                          rotation=60, ha="right", fontsize=10)
+            ax.minorticks_off()
+            ax.set_xlabel(f"{budget_label(budgets[0])} labelled training jets, rows by score",
+                          fontsize=14)
+        else:
+            ax.set_xscale("log")
+            ax.set_xlim(budgets[0] / 2.0, budgets[-1] * 2.0)
+            ax.set_xticks(budgets, [budget_label(b) for b in budgets])
+            ax.minorticks_off()
+            ax.set_xlabel("labelled training jets")
         ax.set_ylabel(lb.main_scores.get(task, "main score").replace("_", " "))
         ax.set_title(f"{task} - {lb.benchmark.name}", fontsize=14)
         ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
