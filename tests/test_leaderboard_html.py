@@ -82,19 +82,25 @@ PROBE = """<script>
   var enc = t.tHead.rows[0].cells[0];
   enc.dispatchEvent(new MouseEvent("click", {bubbles: true}));
   out.by_encoder = order();
-  var pre = document.createElement("pre");
-  pre.id = "probe"; pre.textContent = JSON.stringify(out);
-  document.body.appendChild(pre);
+  REPORT
 })();
 </script>
 </body>"""
 
 
-def _run_probe(chromium: str, page: str, column: int, tmp_path: Path) -> dict:
+REPORT = """var pre = document.createElement("pre");
+  pre.id = "probe"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);"""
+
+
+def _run_probe(chromium: str, page: str, column: int, tmp_path: Path, probe: str = PROBE,
+               flags: tuple[str, ...] = ()) -> dict:
+    """Load `page` with `probe` appended in headless Chromium; the probe's JSON report."""
     probe_page = tmp_path / "probe.html"
-    probe_page.write_text(page.replace("</body>", PROBE.replace("COL", str(column)), 1))
+    script = probe.replace("COL", str(column)).replace("REPORT", REPORT)
+    probe_page.write_text(page.replace("</body>", script, 1))
     with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+        proc = subprocess.run([chromium, *CHROMIUM_FLAGS, *flags, f"--user-data-dir={profile}",
                                "--dump-dom", probe_page.as_uri()],
                               capture_output=True, text=True, timeout=120)
     m = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)
@@ -175,24 +181,15 @@ FILTER_PROBE = """<script>
   var task = form.querySelector('input[data-task="vertexing"]');
   task.checked = false; task.dispatchEvent(new Event("change", {bubbles: true}));
   out.headers_without_vertexing = visibleHeaders();
-  var pre = document.createElement("pre");
-  pre.id = "probe"; pre.textContent = JSON.stringify(out);
-  document.body.appendChild(pre);
+  REPORT
 })();
 </script>
 </body>"""
 
 
 def test_chromium_filters_and_narrow_window(chromium, tmp_path):
-    page = tmp_path / "filter.html"
-    page.write_text(to_html(_leaderboard()).replace("</body>", FILTER_PROBE, 1))
-    with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                               "--window-size=480,900", "--dump-dom", page.as_uri()],
-                              capture_output=True, text=True, timeout=120)
-    m = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)
-    assert m, f"no probe output from chromium (rc {proc.returncode}): {proc.stderr[-2000:]}"
-    out = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    out = _run_probe(chromium, to_html(_leaderboard()), 0, tmp_path, FILTER_PROBE,
+                     ("--window-size=480,900",))
     assert out["form_shown"] and out["n_headers"] == 3 + 3 + 2
     # a 480 px window: the page does not overflow, the table scrolls inside its box
     assert out["page_fits"] and out["table_scrolls"]
