@@ -12,6 +12,7 @@ from jetbench.cli import (
     data_commands,  # noqa: F401  (registers commands)
     encoder_commands,  # noqa: F401
     generate_command,  # noqa: F401
+    import_command,  # noqa: F401
     leaderboard_commands,  # noqa: F401
     list_commands,  # noqa: F401
     pretrain_command,  # noqa: F401

@@ -12,16 +12,23 @@ from jetbench.cli.app import data_app
 
 
 @data_app.command("info")
-def info(path: Path, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def info(path: Path, as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+         verify: bool = typer.Option(False, "--verify", help="Check every jet and recompute the "
+                                     "content hash (reads the whole file).")) -> None:
     """Counts per class and feature summaries of a canonical store."""
     from jetbench.data.info import summarize
+    from jetbench.data.store import verify_store
 
     s = summarize(path)
+    if verify:
+        s["verified"] = verify_store(path) == s["content_hash"]
     if as_json:
         print(json.dumps(s, indent=2))
         return
     print(f"{s['path']}: dataset {s['dataset']}, {s['n_jets']} jets, "
-          f"{s['mean_constituents']:.1f} constituents/jet, hash {s['content_hash']}")
+          f"{s['mean_constituents']:.1f} constituents/jet, hash {s['content_hash']}"
+          f"{' (verified)' if verify else ''}")
+    print(f"inputs present: {', '.join(s['features_present'])}")
     print(tabulate(s["class_counts"].items(), headers=["class", "jets"]))
     rows = [(k, v["mean"], v["std"], v["min"], v["max"]) for k, v in s["features"].items()]
     print(tabulate(rows, headers=["feature", "mean", "std", "min", "max"], floatfmt=".4g"))
@@ -29,8 +36,9 @@ def info(path: Path, as_json: bool = typer.Option(False, "--json", help="Print J
 
 @data_app.command("convert")
 def convert(
-    src: list[str] = typer.Argument(..., help="ROOT / paper-2 HDF5 / store file(s) or glob(s)."),
-    dataset: str = typer.Option(None, "--dataset", help="jetclass or btag (inferred if omitted)."),
+    src: list[str] = typer.Argument(..., help="ROOT / Top Tagging HDF5 / Quark-Gluon npz / "
+                                    "paper-2 HDF5 / store file(s) or glob(s)."),
+    dataset: str = typer.Option(None, "--dataset", help="Dataset name (inferred if omitted)."),
     out: Path = typer.Option(..., "--out", help="Canonical HDF5 store to write."),
 ) -> None:
     """Convert real-dataset files into one canonical store (streamed; nothing left on failure)."""
@@ -44,7 +52,7 @@ def convert(
 
 @data_app.command("download")
 def download(
-    dataset: str = typer.Argument(..., help="jetclass or btag."),
+    dataset: str = typer.Argument(..., help="Dataset name: jetclass, btag, toptag, quarkgluon."),
     dest: Path = typer.Option(None, "--dest",
                               help="Folder (default: $JETBENCH_DATA/raw/<dataset>)."),
     mirror: str = typer.Option(None, "--mirror", help="Base URL with Zenodo's layout "

@@ -13,17 +13,18 @@ from jetbench.cli.app import data_app
 
 @data_app.command("generate")
 def generate(
-    profile: str = typer.Argument(..., help="Generator profile: jetclass or btag."),
+    profile: str = typer.Argument(..., help="Generator profile: jetclass, btag, toptag, quarkgluon."),
     n: int = typer.Option(..., "--n", help="Total number of jets, split evenly over classes."),
     out: Path = typer.Option(..., "--out", help="Output file (.h5 store or .root)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed -> identical output)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes (output does not change)."),
-    fmt: str = typer.Option("h5", "--format", help="h5 (canonical store) or root (real schema)."),
+    fmt: str = typer.Option("h5", "--format", help="h5 (canonical store) or raw (the real "
+                            "dataset's file format; 'root' for jetclass/btag)."),
     classes: str | None = typer.Option(None, "--classes",
                                        help="Comma-separated subset of classes, e.g. QCD,Tbqq."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
-    """Generate jets with Pythia 8 + FastJet + the detector model (DESIGN §3)."""
+    """Generate jets with Pythia 8 + FastJet (+ the detector model)."""
     from jetbench.generate import generate_file
 
     wanted = [c.strip() for c in classes.split(",") if c.strip()] if classes else None

@@ -1,4 +1,5 @@
-"""Real-schema branches (JetClass / BTag ROOT layout, DESIGN §2) -> the canonical `JetBatch`.
+"""Real-schema branches (JetClass / BTag ROOT layout; Top Tagging and Quark-Gluon via their
+modules) -> the canonical `JetBatch`.
 
 One conversion per dataset, shared by the ROOT readers and the generator's HDF5 output, so a
 file read back from ROOT and the generator's direct output agree bit for bit. Work is
@@ -22,6 +23,8 @@ from jetbench.data import schemas
 from jetbench.data.canonical import pad_flat
 from jetbench.data.format import JetBatch, dataset_info
 from jetbench.data.kinematics import lifetime_signed_d0, lifetime_signed_z0, wrap_phi
+from jetbench.data.quarkgluon import quarkgluon_batch
+from jetbench.data.toptag import toptag_batch
 
 # Track origin rule of the paper-2 code: a track is primary if |trk_prod_z| < PV_TOL, and comes
 # from a hadron if its production z equals that hadron's decay z within
@@ -278,13 +281,25 @@ def btag_batch(branches: Mapping, where: str = "branches", first_jet: int = 0) -
 
 def batch_from_branches(branches: Mapping, dataset: str, where: str = "branches",
                         first_jet: int = 0) -> JetBatch:
-    """Dispatch on the dataset name ('jetclass' or 'btag')."""
-    dataset_info(dataset)
-    fn = jetclass_batch if dataset == "jetclass" else btag_batch
+    """Canonical batch from a dataset's in-memory branches, by the format of its real files."""
+    info = dataset_info(dataset)
+    if info.file_format == "toptag_h5":
+        return toptag_batch(branches, info, where)
+    if info.file_format == "quarkgluon_npz":
+        return quarkgluon_batch(branches, info, where)
+    fn = jetclass_batch if _root_schema(dataset) == "jetclass_root" else btag_batch
     return fn(branches, where=where, first_jet=first_jet)
 
 
+def _root_schema(dataset: str) -> str:
+    fmt = dataset_info(dataset).file_format
+    if fmt not in ("jetclass_root", "btag_root"):
+        raise JetbenchError(f"dataset '{dataset}' is not stored as ROOT files (format {fmt})")
+    return fmt
+
+
 def required_branches(dataset: str) -> tuple[str, ...]:
-    """The branches a reader must load for `dataset`."""
-    dataset_info(dataset)
-    return schemas.JETCLASS_REQUIRED if dataset == "jetclass" else schemas.BTAG_REQUIRED
+    """The branches a reader must load for `dataset` (a ROOT dataset)."""
+    if _root_schema(dataset) == "jetclass_root":
+        return schemas.JETCLASS_REQUIRED
+    return schemas.BTAG_REQUIRED

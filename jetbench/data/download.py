@@ -4,9 +4,10 @@ Layout of a source (Zenodo itself, or a mirror given by `--mirror`/JETBENCH_MIRR
 paths): file `{base}/records/{id}/files/{name}`, record metadata `{base}/api/records/{id}`.
 
 Checksums: Zenodo publishes an md5 per file (record API: `files[].checksum = "md5:<hex>"`), no
-sha256. We verify, in order of preference, a sha256 from our manifest (none are published, so
-all are None today), else the md5 from the record API, else the md5 in our manifest (JetClass:
-the values of the particle_transformer `get_datasets.py`, which name the same tarballs). The
+sha256. We verify, in order of preference, a sha256 from our manifest (the dataset definitions
+in jetbench/data/datasets/*.yaml; Quark-Gluon has them), else the md5 from the record API, else
+the md5 in our manifest (JetClass: the values of the particle_transformer `get_datasets.py`,
+which name the same tarballs; Top Tagging, Quark-Gluon: the published ones). The
 sha256 of every file we fetch is computed while downloading and written to `SHA256SUMS` in the
 destination, so later conversions can record it. A partial `<name>.part` is resumed with an
 HTTP Range request; the final name appears only after the checksum matched.
@@ -29,9 +30,9 @@ from typing import Any
 
 from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.core.files import atomic_path
+from jetbench.data.definitions import DATASETS
 
 ZENODO = "https://zenodo.org"
-RECORDS = {"jetclass": 6619768, "btag": 13350327}
 CHUNK = 1 << 20
 
 
@@ -43,23 +44,11 @@ class RemoteFile:
     size: int | None = None
 
 
-_JETCLASS_MD5 = {
-    **{f"JetClass_Pythia_train_100M_part{i}.tar": md5 for i, md5 in enumerate([
-        "de4fd2dca2e68ab3c85d5cfd3bcc65c3", "9722a359c5ef697bea0fbf79bf50f003",
-        "1e9f66cd1f915f9d10e90ae1d7761720", "47348fc8985319fa4806da87500482fa",
-        "6b0ce16bd93b442a8d51914466990279", "416e347512e716de51d392bee327b8e9",
-        "e9b9c1557b1b39bf0a16e4ab631ae451", "5bfc6cb285ccb7680cefa9ac82ad1a2e",
-        "540c1a0d66dfad78d2b363c5740ccf86", "668f40b3275167ff7104c48317c0ae2a"])},
-    "JetClass_Pythia_val_5M.tar": "7235ccb577ed85023ea3ab4d5e6160cf",
-    "JetClass_Pythia_test_20M.tar": "64e5156d26d101adeb43b8388207d767",
-}
-# BTag (record 13350327): the reduced files and the full validate/test files by name; the
-# full training files are listed on the record as train_*.root and only come from its API.
-_BTAG_NAMES = ("train_small.root", "validate_small.root", "test_small.root",
-               "validate.root", "test.root")
+# the records and pinned checksums live in the dataset definitions (jetbench/data/datasets/*.yaml)
+RECORDS: dict[str, int] = {n: d.zenodo_record for n, d in DATASETS.items() if d.zenodo_record}
 MANIFEST: dict[str, tuple[RemoteFile, ...]] = {
-    "jetclass": tuple(RemoteFile(n, md5=m) for n, m in _JETCLASS_MD5.items()),
-    "btag": tuple(RemoteFile(n) for n in _BTAG_NAMES),
+    n: tuple(RemoteFile(f.name, md5=f.md5, sha256=f.sha256, size=f.size) for f in d.files)
+    for n, d in DATASETS.items() if d.zenodo_record
 }
 
 

@@ -1,62 +1,52 @@
-"""The canonical jet format: one contract for every data source (DESIGN §2).
+"""The canonical jet format: one contract for every data source.
 
-Constituents are sorted by pT (descending) and zero-padded to P slots. Every reader and the
-generator produce a `JetBatch`; every encoder and task consumes one.
+Constituents are sorted by pT (descending) and zero-padded to the dataset's slot count. Every
+reader and the generator produce a `JetBatch`; every encoder and task consumes one. What a
+dataset name means (slots, labels, features present) comes from its YAML definition
+(`jetbench.data.definitions`); the feature names and neutral values from `jetbench.data.features`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
 from jetbench.core.errors import JetbenchError
+from jetbench.data.definitions import DATASETS, DatasetInfo, dataset_info
+from jetbench.data.features import (
+    CST_FEATURES,
+    CST_IDS,
+    FEATURES,
+    IMPACT_PARAMETERS,
+    JET_FEATURES,
+    MISSING_ID,
+    TRACK_TYPES,
+)
 
-CST_FEATURES = ("pt", "deta", "dphi", "d0", "d0_err", "z0", "z0_err")
-JET_FEATURES = ("pt", "eta", "phi", "mass", "n_constituents")
-CST_IDS = ("photon", "h-", "h0", "h+", "e-", "e+", "mu-", "mu+")
-TRACK_TYPES = ("primary", "c", "b", "other")
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What a dataset name means: slots per jet, label list, whether it carries vertex truth."""
-
-    name: str
-    n_slots: int
-    labels: tuple[str, ...]
-    has_tracks: bool
-
-
-DATASETS: dict[str, DatasetInfo] = {
-    "jetclass": DatasetInfo(
-        "jetclass", 128,
-        ("QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl"), False,
-    ),
-    "btag": DatasetInfo("btag", 15, ("light", "c", "b"), True),
-}
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    if name not in DATASETS:
-        from jetbench.core.errors import unknown_name
-
-        raise unknown_name("dataset", name, DATASETS)
-    return DATASETS[name]
+__all__ = ["CST_FEATURES", "CST_IDS", "DATASETS", "FEATURES", "JET_FEATURES", "TRACK_TYPES",
+           "DatasetInfo", "JetBatch", "dataset_info", "empty_batch"]
+ARRAY_KEYS = ("csts", "csts_id", "mask", "jets", "labels", "vtx_id", "track_type")
 
 
 @dataclass
 class JetBatch:
-    """N jets in the canonical format (numpy arrays; see DESIGN §2 for the meaning of each key)."""
+    """N jets in the canonical format (numpy arrays, constituents pT-sorted and padded).
 
-    csts: np.ndarray  # float32 [N, P, 7]
-    csts_id: np.ndarray  # int8 [N, P]
-    mask: np.ndarray  # bool [N, P]
-    jets: np.ndarray  # float32 [N, 5]
-    labels: np.ndarray  # int16 [N]
-    vtx_id: np.ndarray | None = None  # int16 [N, P], track datasets only
-    track_type: np.ndarray | None = None  # int8 [N, P], track datasets only
+    `features_present` names the inputs the source really has (`features.FEATURES`); the
+    others hold the neutral values of `jetbench.data.features`. It is not an array and not
+    part of a store's content hash.
+    """
+
+    csts: np.ndarray  # float32 [N, P, 7]: pt, deta, dphi, d0, d0_err, z0, z0_err
+    csts_id: np.ndarray  # int8 [N, P]: index into CST_IDS
+    mask: np.ndarray  # bool [N, P]: real constituent
+    jets: np.ndarray  # float32 [N, 5]: pt, eta, phi, mass, n_constituents
+    labels: np.ndarray  # int16 [N]: index into the dataset's labels
+    vtx_id: np.ndarray | None = None  # int16 [N, P], track datasets only (-1 padding)
+    track_type: np.ndarray | None = None  # int8 [N, P], track datasets only (-1 padding)
+    features_present: tuple[str, ...] = field(default=FEATURES)
 
     DTYPES: ClassVar[dict[str, np.dtype]] = {
         "csts": np.dtype("float32"),
@@ -75,32 +65,42 @@ class JetBatch:
     def n_slots(self) -> int:
         return int(self.mask.shape[1])
 
+    @property
+    def feature_mask(self) -> np.ndarray:
+        """bool [8]: which of the 7 `csts` columns and the id (last) carry real information."""
+        return np.array([f in self.features_present for f in FEATURES])
+
     def arrays(self) -> dict[str, np.ndarray]:
         """The present arrays by key (optional track truth left out when absent)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return {k: getattr(self, k) for k in ARRAY_KEYS if getattr(self, k) is not None}
 
     def __getitem__(self, index) -> JetBatch:
         """Select jets (slice, index array or boolean mask); always returns a JetBatch."""
         if isinstance(index, (int, np.integer)):
             index = slice(int(index), int(index) + 1)
-        return JetBatch(**{k: v[index] for k, v in self.arrays().items()})
+        return JetBatch(**{k: v[index] for k, v in self.arrays().items()},
+                        features_present=self.features_present)
 
     @classmethod
     def concat(cls, batches: list[JetBatch]) -> JetBatch:
+        """Jets of all batches in order; a feature counts as present only if present in all."""
         if not batches:
             raise JetbenchError("cannot concatenate zero batches")
         keys = batches[0].arrays().keys()
-        return cls(**{k: np.concatenate([b.arrays()[k] for b in batches]) for k in keys})
+        present = tuple(f for f in FEATURES if all(f in b.features_present for b in batches))
+        return cls(**{k: np.concatenate([b.arrays()[k] for b in batches]) for k in keys},
+                   features_present=present)
 
-    def validate(self, where: str = "batch") -> JetBatch:
-        """Check dtypes, shapes and finiteness; raise one clear JetbenchError naming `where`."""
+    def validate(self, where: str = "batch", n_labels: int | None = None) -> JetBatch:
+        """Check dtypes, shapes, finiteness, neutral values of missing features and (given
+        `n_labels`) the label range; raise one clear JetbenchError naming `where`."""
         n = len(self)
         arrays = self.arrays()
         for key, a in arrays.items():
             if a.dtype != self.DTYPES[key]:
                 raise JetbenchError(f"{where}: '{key}' has dtype {a.dtype}, expected {self.DTYPES[key]}")
-            if a.shape[0] != n:
-                raise JetbenchError(f"{where}: '{key}' has {a.shape[0]} jets, 'labels' has {n}")
+            if a.ndim == 0 or a.shape[0] != n:
+                raise JetbenchError(f"{where}: '{key}' has {a.shape[:1]} jets, 'labels' has {n}")
         n_slots = self.mask.shape[1] if self.mask.ndim == 2 else -1
         expect = {"csts": (n, n_slots, 7), "csts_id": (n, n_slots), "mask": (n, n_slots), "jets": (n, 5),
                   "labels": (n,), "vtx_id": (n, n_slots), "track_type": (n, n_slots)}
@@ -115,7 +115,25 @@ class JetBatch:
         empty = ~self.mask.any(axis=1)
         if empty.any():
             raise JetbenchError(f"{where}: jet {int(np.argmax(empty))} has no constituents")
+        if n_labels is not None:
+            bad = (self.labels < 0) | (self.labels >= n_labels)
+            if bad.any():
+                j = int(np.argmax(bad))
+                raise JetbenchError(f"{where}: jet {j} has label {int(self.labels[j])}, expected "
+                                    f"0..{n_labels - 1}")
+        self._check_missing(where)
         return self
+
+    def _check_missing(self, where: str) -> None:
+        unknown = set(self.features_present) - set(FEATURES)
+        if unknown:
+            raise JetbenchError(f"{where}: unknown features {sorted(unknown)} in features_present")
+        for i, name in enumerate(CST_FEATURES):
+            if name not in self.features_present and name in IMPACT_PARAMETERS and \
+                    self.csts[..., i][self.mask].any():
+                raise JetbenchError(f"{where}: feature '{name}' is declared missing but not 0")
+        if "id" not in self.features_present and (self.csts_id[self.mask] != MISSING_ID).any():
+            raise JetbenchError(f"{where}: particle id is declared missing but not {MISSING_ID}")
 
 
 def empty_batch(n: int, n_slots: int, with_tracks: bool) -> JetBatch:

@@ -38,6 +38,7 @@ def summarize(path: str | os.PathLike, chunk: int = 20_000) -> dict[str, Any]:
         return {
             "path": str(path), "dataset": store.dataset, "n_jets": len(store),
             "content_hash": store.content_hash, "metadata": store.metadata,
+            "features_present": list(store.features_present),
             "class_counts": dict(zip(store.labels, counts.tolist(), strict=True)),
             "mean_constituents": n_cst / max(len(store), 1), "features": features,
         }

@@ -34,3 +34,19 @@ def lifetime_signed_d0(d0, dphi):
 def lifetime_signed_z0(z0, deta):
     """|z0| sign(z0 (eta_jet - eta_trk)); deta = eta_trk - eta_jet (the paper code's rule)."""
     return np.abs(z0) * np.where(z0 * (-deta) >= 0, 1.0, -1.0).astype(np.asarray(z0).dtype)
+
+
+def pt_eta_phi(px, py, pz):
+    """pT, pseudorapidity and azimuth of momenta (pT = 0 gives eta = 0; callers drop those)."""
+    pt = np.hypot(px, py)
+    eta = np.arcsinh(np.divide(pz, pt, out=np.zeros_like(pt), where=pt > 0))
+    return pt, eta, np.arctan2(py, px)
+
+
+def sum_per_jet(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per-jet sums of flat rows (jets stored one after the other, `counts` rows each)."""
+    jet_of = np.repeat(np.arange(len(counts)), counts)
+    cols = values.reshape(len(values), -1)
+    out = np.stack([np.bincount(jet_of, weights=cols[:, k], minlength=len(counts))
+                    for k in range(cols.shape[1])], axis=1)
+    return out.reshape((len(counts),) + values.shape[1:])

@@ -1,8 +1,9 @@
 """Streaming readers: any supported file -> canonical `JetBatch`es, a chunk at a time.
 
-Supported: JetClass and BTag ROOT files (TTree "tree", real branch names), the MPM paper-2
-HDF5 layout, and our own canonical store. Memory stays flat as files grow: ROOT files are read
-with `TTree.iterate` over the needed branches only, HDF5 files in slices.
+Supported: JetClass and BTag ROOT files (TTree "tree", real branch names), Top Tagging Landscape
+HDF5 tables, Quark-Gluon npz files, the MPM paper-2 HDF5 layout, and our own canonical store.
+Memory stays flat as files grow: ROOT files are read with `TTree.iterate` over the needed
+branches only, HDF5 files in slices, npz members as streams.
 """
 
 from __future__ import annotations
@@ -19,14 +20,20 @@ from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import sha256_file
 from jetbench.data import schemas
 from jetbench.data.convert import batch_from_branches, required_branches
+from jetbench.data.fileerrors import damaged_file_errors
 from jetbench.data.format import JetBatch, dataset_info
 from jetbench.data.paper_h5 import iter_paper_h5
+from jetbench.data.quarkgluon import NPZ_MAGIC, iter_quarkgluon_npz
 from jetbench.data.store import JetStore, StoreWriter
+from jetbench.data.toptag import KEY as TOPTAG_KEY
+from jetbench.data.toptag import iter_toptag_h5
 
 ROOT_MAGIC = b"root"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # jets per ROOT step: bounded memory (padded JetClass: 128 x 7 floats per jet)
-ROOT_STEP = {"jetclass": 10_000, "btag": 10_000}
+ROOT_STEP = 10_000
+# file format -> dataset it holds when the caller does not say
+DEFAULT_DATASET = {"toptag_h5": "toptag", "quarkgluon_npz": "quarkgluon"}
 Paths = str | os.PathLike | Sequence[str | os.PathLike]
 
 
@@ -51,34 +58,32 @@ def expand_paths(paths: Paths) -> list[Path]:
 
 
 def file_format(path: Path) -> str:
-    """'root', 'store' or 'paper_h5', from the file's magic bytes (and store attributes)."""
+    """'root', 'store', 'toptag_h5', 'paper_h5' or 'quarkgluon_npz', from the file's magic
+    bytes (and, for HDF5, its top-level layout)."""
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(ROOT_MAGIC):
         return "root"
+    if head.startswith(NPZ_MAGIC):
+        return "quarkgluon_npz"
     if head == HDF5_MAGIC:
         import h5py
 
         try:
             with h5py.File(path, "r") as h5:
-                return "store" if "content_hash" in h5.attrs else "paper_h5"
-        except OSError as err:
+                if "content_hash" in h5.attrs:
+                    return "store"
+                return "toptag_h5" if isinstance(h5.get(TOPTAG_KEY), h5py.Group) else "paper_h5"
+        except Exception as err:  # OSError mostly; damaged files raise others
             raise JetbenchError(f"{path}: not a readable HDF5 file ({err})") from None
     if not head:
         raise JetbenchError(f"{path}: empty file")
-    raise JetbenchError(f"{path}: not a ROOT or HDF5 file")
+    raise JetbenchError(f"{path}: not a ROOT or HDF5 file (or a Quark-Gluon npz)")
 
 
-@contextlib.contextmanager
-def _root_errors(path: Path) -> Iterator[None]:
-    """Turn uproot's many failure types on a damaged file into one JetbenchError line."""
-    try:
-        yield
-    except JetbenchError:
-        raise
-    except Exception as err:  # uproot raises OSError/ValueError/struct.error/Deserialization...
-        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise JetbenchError(f"{path}: corrupt or truncated ROOT file ({msg})") from None
+def _root_errors(path: Path):
+    """uproot's many failure types on a damaged file -> one JetbenchError line."""
+    return damaged_file_errors(path, "ROOT file")
 
 
 def _open_tree(path: Path):
@@ -171,7 +176,7 @@ def iter_root(paths: Paths, dataset: str | None = None,
     dataset = dataset or infer_root_dataset(files[0])
     dataset_info(dataset)
     branches = list(required_branches(dataset))
-    step = step or ROOT_STEP[dataset]
+    step = step or ROOT_STEP
     for path in files:
         f, tree = _open_tree(path)
         with f:
@@ -206,6 +211,12 @@ def read_any(path: Paths, dataset: str | None = None, chunk: int | None = None
     if fmt == "root":
         yield from iter_root(files, dataset, chunk)
         return
+    if fmt in DEFAULT_DATASET:
+        info = _format_dataset(fmt, dataset)
+        read = iter_toptag_h5 if fmt == "toptag_h5" else iter_quarkgluon_npz
+        for p in files:
+            yield from read(p, info, chunk or 20_000)
+        return
     for p in files:
         if fmt == "paper_h5":
             yield from iter_paper_h5(p, dataset, chunk or 20_000)
@@ -216,7 +227,18 @@ def read_any(path: Paths, dataset: str | None = None, chunk: int | None = None
             yield from store.iter_chunks(chunk or 20_000)
 
 
+def _format_dataset(fmt: str, dataset: str | None):
+    """The dataset a Top Tagging / Quark-Gluon file is read as (any dataset of that format)."""
+    info = dataset_info(dataset or DEFAULT_DATASET[fmt])
+    if info.file_format != fmt:
+        raise JetbenchError(f"dataset '{info.name}' is stored as {info.file_format}, "
+                            f"these files are {fmt}")
+    return info
+
+
 def _infer(files: list[Path], fmt: str) -> str:
+    if fmt in DEFAULT_DATASET:
+        return DEFAULT_DATASET[fmt]
     if fmt == "root":
         return infer_root_dataset(files[0])
     if fmt == "store":

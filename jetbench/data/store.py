@@ -3,7 +3,9 @@
 Written through `StoreWriter` (append batches, atomic rename on close, content hash recorded in the
 file attributes), read through `JetStore` (slices and chunk iteration without loading the file).
 Keys are the canonical ones (`csts csts_id mask jets labels` [+ `vtx_id track_type`]), which is
-also the layout of the paper-2 HDF5 files.
+also the layout of the paper-2 HDF5 files. A store is checked when opened (header: attributes,
+datasets, dtypes, shapes, counts; `store_header`) and as it is read (label range); any damage is
+one JetbenchError naming the file and the field.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path
+from jetbench.data.fileerrors import damaged_file_errors
 from jetbench.data.format import CST_FEATURES, JET_FEATURES, DatasetInfo, JetBatch, dataset_info
+from jetbench.data.store_header import FORMAT_VERSION, read_header
 
-FORMAT_VERSION = 1
+__all__ = ["CHUNK_JETS", "FORMAT_VERSION", "JetStore", "StoreWriter", "verify_store", "write_store"]
 CHUNK_JETS = 1024
 
 
@@ -31,24 +35,41 @@ class StoreWriter:
     """Append JetBatches to a new canonical HDF5 file; the file appears only after `close()`.
 
     Used as a context manager: on an exception the temporary file is deleted, so an interrupted
-    generation or conversion never leaves a partial store behind.
+    generation or conversion never leaves a partial store behind. `dataset` is a registered name
+    or, for a user's own data, a `DatasetInfo` (its labels are then recorded in the file only).
     """
 
-    def __init__(self, path: str | os.PathLike, dataset: str, metadata: dict[str, Any] | None = None):
-        self.info: DatasetInfo = dataset_info(dataset)
+    def __init__(self, path: str | os.PathLike, dataset: str | DatasetInfo,
+                 metadata: dict[str, Any] | None = None):
+        self.info: DatasetInfo = dataset if isinstance(dataset, DatasetInfo) else dataset_info(dataset)
         self.path = Path(path)
         self.metadata = dict(metadata or {})
+        self.features_present = self.info.features_present
         self._atomic = atomic_path(self.path)
         self._tmp = self._atomic.__enter__()
-        self._file = h5py.File(self._tmp, "w")
+        try:
+            self._file = h5py.File(self._tmp, "w")
+        except OSError as err:
+            with contextlib.suppress(BaseException):
+                self._atomic.__exit__(type(err), err, None)
+            raise JetbenchError(f"{self.path}: cannot create the store ({err})") from None
         self._hashers: dict[str, Any] = {}
         self.n = 0
 
     def append(self, batch: JetBatch) -> None:
-        batch.validate(where=str(self.path))
+        batch.validate(where=str(self.path), n_labels=len(self.info.labels))
         if batch.n_slots != self.info.n_slots:
             raise JetbenchError(f"{self.path}: batch has {batch.n_slots} slots, "
                                 f"dataset '{self.info.name}' has {self.info.n_slots}")
+        if (batch.vtx_id is not None) != self.info.has_tracks:
+            want = "needs" if self.info.has_tracks else "has no"
+            raise JetbenchError(f"{self.path}: dataset '{self.info.name}' {want} track truth "
+                                "(vtx_id, track_type)")
+        extra = set(batch.features_present) - set(self.info.features_present)
+        if extra:
+            raise JetbenchError(f"{self.path}: batch has inputs dataset '{self.info.name}' does not "
+                                f"declare ({', '.join(sorted(extra))})")
+        self.features_present = tuple(f for f in self.features_present if f in batch.features_present)
         arrays = batch.arrays()
         for key, a in arrays.items():
             if key not in self._file:
@@ -64,10 +85,7 @@ class StoreWriter:
         self.n += len(batch)
 
     def content_hash(self) -> str:
-        h = hashlib.sha256()
-        for key in sorted(self._hashers):
-            h.update(key.encode() + self._hashers[key].digest())
-        return h.hexdigest()[:16]
+        return _combine(self._hashers)
 
     def close(self) -> Path:
         if self.n == 0:
@@ -81,6 +99,7 @@ class StoreWriter:
         attrs["cst_features"] = json.dumps(CST_FEATURES)
         attrs["jet_features"] = json.dumps(JET_FEATURES)
         attrs["labels"] = json.dumps(self.info.labels)
+        attrs["features_present"] = json.dumps(self.features_present)
         attrs["content_hash"] = self.content_hash()
         attrs["metadata"] = json.dumps(self.metadata, sort_keys=True, default=str)
         self._file.close()
@@ -103,7 +122,14 @@ class StoreWriter:
             self.abort(exc)
 
 
-def write_store(path: str | os.PathLike, batch: JetBatch, dataset: str,
+def _combine(hashers: dict[str, Any]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(hashers):
+        h.update(key.encode() + hashers[key].digest())
+    return h.hexdigest()[:16]
+
+
+def write_store(path: str | os.PathLike, batch: JetBatch, dataset: str | DatasetInfo,
                 metadata: dict[str, Any] | None = None) -> str:
     """Write one batch as a store; return its content hash."""
     with StoreWriter(path, dataset, metadata) as w:
@@ -111,45 +137,63 @@ def write_store(path: str | os.PathLike, batch: JetBatch, dataset: str,
     return w.content_hash()
 
 
+def _read_errors(path: Path):
+    return damaged_file_errors(path, "store")
+
+
 class JetStore:
     """Read-only view of a canonical HDF5 store: `len`, slicing, chunk iteration, metadata."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        if not self.path.exists():
+        if not self.path.is_file():
             raise JetbenchError(f"{self.path}: no such file")
         try:
             self._file = h5py.File(self.path, "r")
-            attrs = dict(self._file.attrs)
-        except OSError as err:
+        except Exception as err:  # OSError mostly; damaged superblocks raise others
             raise JetbenchError(f"{self.path}: not a readable HDF5 file ({err})") from None
-        if "content_hash" not in attrs:
-            raise JetbenchError(f"{self.path}: not a jetbench store (no 'content_hash' attribute); "
-                                "use `jetbench data convert` for paper-2 HDF5 files")
-        self.dataset: str = str(attrs["dataset"])
-        self.info = dataset_info(self.dataset)
-        self.content_hash: str = str(attrs["content_hash"])
-        self.metadata: dict[str, Any] = json.loads(attrs.get("metadata", "{}"))
-        self.labels: list[str] = json.loads(attrs["labels"])
-        self.keys = [k for k in JetBatch.DTYPES if k in self._file]
-        self._n = int(attrs["n_jets"])
+        try:
+            with _read_errors(self.path):
+                header = read_header(self._file, self.path)
+        except BaseException:
+            self._file.close()
+            raise
+        self.info: DatasetInfo = header.info
+        self.dataset: str = header.info.name
+        self.content_hash: str = header.content_hash
+        self.metadata: dict[str, Any] = header.metadata
+        self.labels: list[str] = list(header.labels)
+        self.features_present: tuple[str, ...] = header.features_present
+        self.keys = list(header.keys)
+        self._n = header.n_jets
 
     def __len__(self) -> int:
         return self._n
 
+    def _batch(self, arrays: dict[str, np.ndarray], first: int) -> JetBatch:
+        batch = JetBatch(**arrays, features_present=self.features_present)
+        labels = batch.labels
+        bad = (labels < 0) | (labels >= len(self.labels))
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise JetbenchError(f"{self.path}: store field 'labels' holds {int(labels[j])} at jet "
+                                f"{first + j}, expected 0..{len(self.labels) - 1}")
+        return batch
+
     def __getitem__(self, index: slice | np.ndarray) -> JetBatch:
-        """Read a slice or a sorted/unsorted index array of jets."""
-        try:
+        """Read a slice or an index array (any order, repeats allowed) of jets."""
+        with _read_errors(self.path):
             if isinstance(index, slice):
-                return JetBatch(**{k: self._file[k][index] for k in self.keys})
+                start = range(self._n)[index].start if len(range(self._n)[index]) else 0
+                return self._batch({k: self._file[k][index] for k in self.keys}, start)
             idx = np.asarray(index)
-            order = np.argsort(idx, kind="stable")
-            inverse = np.empty_like(order)
-            inverse[order] = np.arange(len(order))
-            sorted_idx = idx[order]
-            return JetBatch(**{k: self._file[k][sorted_idx][inverse] for k in self.keys})
-        except (OSError, KeyError) as err:
-            raise JetbenchError(f"{self.path}: corrupt or truncated store ({err})") from None
+            if idx.dtype == bool:
+                idx = np.flatnonzero(idx)
+            idx = idx.astype(np.int64).reshape(-1)
+            if len(idx) and (idx.min() < 0 or idx.max() >= self._n):
+                raise JetbenchError(f"{self.path}: jet index out of range 0..{self._n - 1}")
+            uniq, inverse = np.unique(idx, return_inverse=True)
+            return self._batch({k: self._file[k][uniq][inverse] for k in self.keys}, 0)
 
     def iter_chunks(self, size: int = 10_000) -> Iterator[JetBatch]:
         for start in range(0, len(self), size):
@@ -169,16 +213,17 @@ class JetStore:
 
 
 def verify_store(path: str | os.PathLike, chunk: int = 20_000) -> str:
-    """Recompute the content hash of a store chunk by chunk; raise if it does not match."""
+    """Check every jet (dtypes, shapes, finiteness, labels, neutral values of missing inputs)
+    and recompute the content hash chunk by chunk; raise if anything is off."""
     with JetStore(path) as store:
         hashers = {k: hashlib.sha256() for k in store.keys}
-        for batch in store.iter_chunks(chunk):
+        for start in range(0, len(store), chunk):
+            batch = store[start:start + chunk]
+            batch.validate(f"{path} [jets {start}-{start + len(batch) - 1}]", len(store.labels))
             for k, a in batch.arrays().items():
                 hashers[k].update(np.ascontiguousarray(a).tobytes())
-        h = hashlib.sha256()
-        for key in sorted(hashers):
-            h.update(key.encode() + hashers[key].digest())
-        got = h.hexdigest()[:16]
+        got = _combine(hashers)
         if got != store.content_hash:
             raise JetbenchError(f"{path}: content hash {got} does not match recorded {store.content_hash}")
         return got
+

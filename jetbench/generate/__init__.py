@@ -1,8 +1,10 @@
-"""The embedded Monte-Carlo generator (DESIGN §3): Pythia 8 + FastJet + a parametric detector.
+"""The embedded Monte-Carlo generator: Pythia 8 + FastJet + a parametric detector.
 
-Profiles: `jetclass` (10 classes of boosted R = 0.8 jets, truth-matched) and `btag` (R = 0.4
-jets with charged tracks, light/c/b, vertex and track-origin truth). Output is the real
-datasets' branch schema, written as the canonical HDF5 store or as a ROOT TTree.
+Profiles: `jetclass` (10 classes of boosted R = 0.8 jets, truth-matched), `btag` (R = 0.4 jets
+with charged tracks, light/c/b, vertex and track-origin truth), `toptag` (top vs QCD R = 0.8
+jets, 4-vectors only) and `quarkgluon` (Z + jet, particle-level R = 0.4 quark/gluon jets with
+PDG ids). Output is the real datasets' schema, written as the canonical HDF5 store or in the
+dataset's own file format.
 """
 
 from __future__ import annotations

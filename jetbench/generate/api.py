@@ -11,25 +11,29 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import hash_json
-from jetbench.generate import btag, jetclass
+from jetbench.data.format import dataset_info
+from jetbench.generate import btag, jetclass, quarkgluon, toptag
 from jetbench.generate.columns import Columns
 from jetbench.generate.processes import COMMON_SETTINGS, GENERATOR_VERSION, PROFILES, SOURCES
 from jetbench.generate.runner import check_request, generate_columns
 from jetbench.generate.shards import DETECTOR
 
 STORE_CHUNK = 20_000  # jets converted to the canonical format at a time (bounded memory)
-FORMATS = ("h5", "root")
+# h5: canonical store; raw: the real dataset's own file format (root: its name for ROOT datasets)
+FORMATS = ("h5", "raw", "root")
+FILE_TYPES = {"jetclass": jetclass.DTYPES, "btag": btag.DTYPES, "toptag": toptag.DTYPES,
+              "quarkgluon": quarkgluon.DTYPES}
 
 
 def _branches(profile: str, cols: Columns) -> dict[str, np.ndarray | ak.Array]:
     real = Columns(jet=cols.jet, lists={g: v for g, v in cols.lists.items() if g != "truth"})
-    return real.to_branches(jetclass.DTYPES if profile == "jetclass" else btag.DTYPES)
+    return real.to_branches(FILE_TYPES[PROFILES[profile].dataset])
 
 
 def generate_branches(profile: str, n: int, seed: int, workers: int = 1,
                       classes: list[str] | None = None,
                       progress: bool = True) -> dict[str, np.ndarray | ak.Array]:
-    """n jets of `profile` as real-schema branches (JetClass or BTag ROOT layout, file types).
+    """n jets of `profile` as real-schema branches (the dataset's file layout and types).
 
     Constituents/tracks are pT-sorted; n is split evenly over `classes` (default: all labels);
     the result depends only on (profile, n, seed, classes, GENERATOR_VERSION), not on `workers`.
@@ -58,13 +62,19 @@ def metadata(profile: str, n: int, seed: int, classes: list[str]) -> dict[str, A
 def generate_file(profile: str, n: int, seed: int, out: str | os.PathLike, workers: int = 1,
                   fmt: str = "h5", classes: list[str] | None = None,
                   progress: bool = True) -> Path:
-    """Generate and write n jets: fmt 'h5' = canonical store, 'root' = the real ROOT schema.
+    """Generate and write n jets: fmt 'h5' = canonical store, 'raw' = the real dataset's file
+    format (ROOT for jetclass/btag, also called 'root'; pandas HDF5 table for toptag; npz for
+    quarkgluon).
 
     The file appears only when complete: a failure or Ctrl-C leaves nothing under `out`.
     """
     classes = check_request(profile, n, seed, workers, classes)
     if fmt not in FORMATS:
         raise JetbenchError(f"unknown output format '{fmt}'; known: {', '.join(FORMATS)}")
+    file_format = dataset_info(PROFILES[profile].dataset).file_format
+    if fmt == "root" and file_format not in ("jetclass_root", "btag_root"):
+        raise JetbenchError(f"profile '{profile}' writes {file_format} files, not ROOT; use "
+                            "--format raw")
     out = Path(out)
     if out.is_dir():
         raise JetbenchError(f"{out}: is a directory, expected an output file name")
@@ -75,13 +85,12 @@ def generate_file(profile: str, n: int, seed: int, out: str | os.PathLike, worke
 
 def write_branches(branches: dict, out: str | os.PathLike, profile: str, fmt: str,
                    meta: dict[str, Any]) -> Path:
-    """Write generated branches as a canonical store ('h5', with `meta`) or a ROOT file."""
+    """Write generated branches as a canonical store ('h5', with `meta`) or in the dataset's
+    own file format ('raw' / 'root')."""
     out = Path(out)
     dataset = PROFILES[profile].dataset
-    if fmt == "root":
-        from jetbench.data.rootio import write_root
-
-        return write_root(out, branches, dataset)
+    if fmt in ("raw", "root"):
+        return write_raw(out, branches, dataset)
     from jetbench.data.convert import batch_from_branches
     from jetbench.data.store import StoreWriter
 
@@ -91,3 +100,19 @@ def write_branches(branches: dict, out: str | os.PathLike, profile: str, fmt: st
             part = {k: v[start:start + STORE_CHUNK] for k, v in branches.items()}
             writer.append(batch_from_branches(part, dataset, where=str(out), first_jet=start))
     return out
+
+
+def write_raw(out: Path, branches: dict, dataset: str) -> Path:
+    """Branches in the real dataset's file format (the stand-in writers of jetbench.data)."""
+    fmt = dataset_info(dataset).file_format
+    if fmt == "toptag_h5":
+        from jetbench.data.toptag import write_toptag_h5
+
+        return write_toptag_h5(out, branches)
+    if fmt == "quarkgluon_npz":
+        from jetbench.data.quarkgluon import write_quarkgluon_npz
+
+        return write_quarkgluon_npz(out, branches)
+    from jetbench.data.rootio import write_root
+
+    return write_root(out, branches, dataset)

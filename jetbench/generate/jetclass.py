@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from jetbench.data.format import DATASETS
+from jetbench.data.format import dataset_info
 from jetbench.data.kinematics import wrap_phi
 from jetbench.generate import detector as det
 from jetbench.generate.clustering import Jets, antikt, substructure
@@ -21,9 +21,22 @@ from jetbench.generate.truth import daughters, delta_r, eta_phi, first_index, la
 
 RADIUS = 0.8
 PT_MIN, PT_MAX, ETA_MAX = 500.0, 1000.0, 2.0
+
+
+@dataclass(frozen=True)
+class Window:
+    """Jet selection of a boosted-jet profile: anti-kT radius and the pT / |eta| window."""
+
+    radius: float
+    pt_min: float
+    pt_max: float
+    eta_max: float
+
+
+WINDOW = Window(RADIUS, PT_MIN, PT_MAX, ETA_MAX)
 LEPTONS = {11, 13}
 QUARKS = {1, 2, 3, 4, 5}
-LABELS = DATASETS["jetclass"].labels
+LABELS = dataset_info("jetclass").labels
 DTYPES = {f"label_{k}": np.bool_ for k in LABELS}  # ROOT file types; other branches float32
 
 
@@ -106,10 +119,12 @@ def candidates(record: list, klass: str) -> list[Candidate]:
     return [cand] if cand is not None else []
 
 
-def select(jets: Jets, event_cands: list[list[Candidate]], klass: str) -> np.ndarray:
-    """Indices of the jets kept for `klass`, in (event, decreasing pT) order."""
+def select(jets: Jets, event_cands: list[list[Candidate]], klass: str,
+           cut: Window = WINDOW) -> np.ndarray:
+    """Indices of the jets kept for `klass`, in (event, decreasing pT) order (jets come from
+    `antikt` with `cut.pt_min` already applied)."""
     pt, eta, phi = jets.pt, jets.eta, jets.phi
-    window = np.flatnonzero((pt < PT_MAX) & (np.abs(eta) < ETA_MAX))
+    window = np.flatnonzero((pt < cut.pt_max) & (np.abs(eta) < cut.eta_max))
     window = window[np.lexsort((-pt[window], jets.event[window]))]
     if klass == "QCD":
         return window
@@ -120,7 +135,7 @@ def select(jets: Jets, event_cands: list[list[Candidate]], klass: str) -> np.nda
         for c_i, cand in enumerate(event_cands[ev]):
             if cand.label != klass or (ev, c_i) in used:
                 continue
-            if np.all(delta_r(cand.points[:, 0], cand.points[:, 1], eta[j], phi[j]) < RADIUS):
+            if np.all(delta_r(cand.points[:, 0], cand.points[:, 1], eta[j], phi[j]) < cut.radius):
                 used.add((ev, c_i))
                 kept.append(j)
                 break
@@ -135,19 +150,25 @@ def chunk_columns(reco: det.Reco, counts: np.ndarray, event_cands: list[list[Can
     return jet_columns(reco, jets, keep, klass)
 
 
-def jet_columns(reco: det.Reco, jets: Jets, keep: np.ndarray, klass: str) -> Columns:
-    cols = Columns()
-    if len(keep) == 0:
-        return cols
+def sorted_constituents(p4_all: np.ndarray, jets: Jets, keep: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Constituents of the kept jets in pT order inside each jet (stable), as the canonical
+    format and the real files have them: counts, flat particle indices, jet of each, p4, pT."""
     const = jets.constituents[keep]
     counts = ak.to_numpy(ak.num(const, axis=1)).astype(np.int64)
     flat = ak.to_numpy(ak.flatten(const, axis=1))
     jet_of = np.repeat(np.arange(len(keep)), counts)
-    p4 = reco.p4[flat]
+    p4 = p4_all[flat]
     pt = np.hypot(p4[:, 0], p4[:, 1])
-    # pT order inside each jet (stable), as the canonical format and the real files have it
     order = np.lexsort((-pt, jet_of))
-    flat, p4, pt = flat[order], p4[order], pt[order]
+    return counts, flat[order], jet_of, p4[order], pt[order]
+
+
+def jet_columns(reco: det.Reco, jets: Jets, keep: np.ndarray, klass: str) -> Columns:
+    cols = Columns()
+    if len(keep) == 0:
+        return cols
+    counts, flat, jet_of, p4, pt = sorted_constituents(reco.p4, jets, keep)
     eta = np.arcsinh(p4[:, 2] / np.maximum(pt, 1e-12))
     phi = np.arctan2(p4[:, 1], p4[:, 0])
     jeta, jphi = jets.eta[keep], jets.phi[keep]

@@ -1,4 +1,4 @@
-"""Pythia 8 configuration of every event source the two generator profiles draw from.
+"""Pythia 8 configuration of every event source the generator profiles draw from.
 
 A *source* is one Pythia set-up (hard process + forced decays). A *class* of a profile draws its
 shards from one or more sources in turn (shard k uses sources[k % len]), e.g. H -> WW* -> l nu qq
@@ -40,6 +40,8 @@ _W_TO_QQ = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
 _W_TO_LNU = ("24:onMode = off", "24:onIfAny = 11 13")  # e, mu (tau excluded, as for Tbl)
 _TTBAR = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
 _BOOSTED = ("PhaseSpace:pTHatMin = 450.",)
+_14TEV = "Beams:eCM = 14000."  # read after COMMON_SETTINGS' 13 TeV, so it wins
+_QG_PTHAT = ("PhaseSpace:pTHatMin = 470.", "PhaseSpace:pTHatMax = 620.")
 
 SOURCES: dict[str, tuple[str, ...]] = {
     # jetclass profile (boosted, pTHat > 450 GeV)
@@ -63,6 +65,17 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "qcd_low": ("HardQCD:all = on", "PhaseSpace:pTHatMin = 30."),
     "qcd_low_ccbar": ("HardQCD:hardccbar = on", "PhaseSpace:pTHatMin = 30."),
     "qcd_low_bbbar": ("HardQCD:hardbbbar = on", "PhaseSpace:pTHatMin = 30."),
+    # toptag profile (14 TeV like the Top Tagging Landscape; jets 550-650 GeV)
+    "toptag_qcd": (_14TEV, "HardQCD:all = on", "PhaseSpace:pTHatMin = 500."),
+    "toptag_tt": (_14TEV, *_TTBAR, *_W_TO_QQ, "PhaseSpace:pTHatMin = 500."),
+    # quarkgluon profile (14 TeV, Z -> nu nu + jet; jets 500-550 GeV). The jet recoils against
+    # the Z, so its pT follows pTHat up to radiation out of the R = 0.4 cone; a 470-620 GeV
+    # pTHat range keeps the events that can land in the window and loses only jets that gained
+    # > 30 or lost > 70 GeV (a few per cent), at ~2x the rate of an open-ended range
+    "zg_nunu": (_14TEV, "WeakBosonAndParton:qqbar2gmZg = on", "WeakZ0:gmZmode = 2",
+                *_Z_TO_NUNU, *_QG_PTHAT),
+    "zq_nunu": (_14TEV, "WeakBosonAndParton:qg2gmZq = on", "WeakZ0:gmZmode = 2",
+                *_Z_TO_NUNU, *_QG_PTHAT),
 }
 
 
@@ -96,6 +109,10 @@ PROFILES: dict[str, Profile] = {
          "b": ("tt_inclusive", "qcd_low_bbbar")},
         shard_jets=200, chunk_events=16,
     ),
+    "toptag": Profile("toptag", "toptag", {"QCD": ("toptag_qcd",), "top": ("toptag_tt",)},
+                      shard_jets=50, chunk_events=8),
+    "quarkgluon": Profile("quarkgluon", "quarkgluon", {"gluon": ("zg_nunu",), "quark": ("zq_nunu",)},
+                          shard_jets=100, chunk_events=16),
 }
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jetbench.core.errors import JetbenchError, unknown_name
-from jetbench.data.format import DATASETS
+from jetbench.data.format import dataset_info
 from jetbench.generate.columns import Columns
 from jetbench.generate.processes import PROFILES, derive_seed
 from jetbench.generate.shards import ShardTask, plan, run_shard
@@ -27,7 +27,7 @@ def check_request(profile: str, n: int, seed: int, workers: int,
     """Validate the arguments of a generation; return the class list (default: all labels)."""
     if profile not in PROFILES:
         raise unknown_name("generator profile", profile, PROFILES)
-    labels = DATASETS[PROFILES[profile].dataset].labels
+    labels = dataset_info(PROFILES[profile].dataset).labels
     if classes is None:
         classes = list(labels)
     for c in classes:

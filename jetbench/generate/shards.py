@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jetbench.core.errors import JetbenchError
-from jetbench.generate import btag, jetclass
+from jetbench.generate import btag, jetclass, quarkgluon, toptag
 from jetbench.generate.columns import Columns
 from jetbench.generate.detector import DetectorModel, Reco
 from jetbench.generate.processes import PROFILES, derive_seed
@@ -85,6 +85,21 @@ def _reconstruct(finals: list[FinalState], rng: np.random.Generator) -> tuple[Re
     return reco, counts
 
 
+def _chunk_columns(kind: str, klass: str, records: list, finals: list[FinalState],
+                   src: PythiaSource, rng: np.random.Generator, limit: int) -> Columns:
+    """Jets of one chunk of events for a profile kind (particle level or through the detector)."""
+    if kind == "quarkgluon":  # particle level: no detector, no random numbers drawn
+        return quarkgluon.chunk_columns(records, finals, klass, limit)
+    reco, counts = _reconstruct(finals, rng)
+    if kind == "jetclass":
+        cands = [jetclass.candidates(r, klass) for r in records]
+        return jetclass.chunk_columns(reco, counts, cands, klass, limit)
+    if kind == "toptag":
+        cands = [toptag.candidates(r, klass) for r in records]
+        return toptag.chunk_columns(reco, counts, cands, klass, limit)
+    return btag.chunk_columns(reco, counts, records, finals, src, klass, limit)
+
+
 def run_shard(task: ShardTask) -> Columns:
     """Generate events until the shard holds `n_jets` jets of its class."""
     prof = PROFILES[task.profile]
@@ -100,13 +115,8 @@ def run_shard(task: ShardTask) -> Columns:
         records = [src.next_event() for _ in range(prof.chunk_events)]
         n_events += len(records)
         finals = [src.final_state(r) for r in records]
-        reco, counts = _reconstruct(finals, rng)
-        limit = task.n_jets - have
-        if prof.dataset == "jetclass":
-            cands = [jetclass.candidates(r, task.klass) for r in records]
-            cols = jetclass.chunk_columns(reco, counts, cands, task.klass, limit)
-        else:
-            cols = btag.chunk_columns(reco, counts, records, finals, src, task.klass, limit)
+        cols = _chunk_columns(prof.dataset, task.klass, records, finals, src, rng,
+                              task.n_jets - have)
         pieces.append(cols)
         have += len(cols)
     out = Columns.concat(pieces)

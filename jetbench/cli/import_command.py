@@ -1,0 +1,40 @@
+"""`jetbench data import`: turn your own jet arrays into a canonical store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from jetbench.cli.app import data_app
+
+
+@data_app.command("import")
+def import_(
+    src: list[Path] = typer.Argument(..., help="Input file(s): .npz, .h5/.hdf5, .parquet, .root."),
+    out: Path = typer.Option(..., "--out", help="Canonical HDF5 store to write."),
+    field: list[str] = typer.Option(..., "--field", help="INPUT=ARRAY, e.g. pt=part_pt. Momenta: "
+                                    "e,px,py,pz or pt,eta,phi[,mass]; optional pid and "
+                                    "d0,d0_err,z0,z0_err."),
+    label_field: str = typer.Option(..., "--label-field", help="Per-jet label array "
+                                    "(integers 0..K-1 or class names)."),
+    labels: str = typer.Option(None, "--labels", help="Class names in label order, e.g. "
+                               "gluon,quark (not needed with --dataset)."),
+    dataset: str = typer.Option(None, "--dataset", help="Store as a registered dataset "
+                                "(its labels and slots), e.g. quarkgluon."),
+    name: str = typer.Option(None, "--name", help="Name of a new dataset (default: user)."),
+    slots: int = typer.Option(None, "--slots", help="Constituent slots per jet (new dataset; "
+                              "default 128)."),
+    tree: str = typer.Option(None, "--tree", help="TTree of a ROOT input (if several)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+) -> None:
+    """Import jet arrays (4-vectors or pT/eta/phi, optional id and impact parameters, labels)."""
+    from jetbench.data.importer import import_arrays, parse_fields
+    from jetbench.data.store import JetStore
+
+    names = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
+    path = import_arrays(src, out, parse_fields(field), label_field, names, dataset, name, slots,
+                         tree, force)
+    with JetStore(path) as store:
+        print(f"{path}: {len(store)} {store.dataset} jets ({', '.join(store.labels)}), inputs "
+              f"{', '.join(store.features_present)}, hash {store.content_hash}")

@@ -1,0 +1,164 @@
+"""Top Tagging Landscape files: pandas HDF5 tables read with h5py, and stand-in writers.
+
+The published files (train/val/test.h5) are pandas DataFrames saved in pandas' "fixed" HDF5
+format under the key `table`: a group holding `axis0` (column names), `axis1` (row index) and one
+`block<i>_items` / `block<i>_values` pair per dtype (the 2-D values, rows = jets). Columns:
+`E_0 PX_0 PY_0 PZ_0 ... E_199 PX_199 PY_199 PZ_199` (zero-padded, leading 200 constituents by
+pT), `truthE truthPX truthPY truthPZ` (the top; 0 for QCD), `ttv`, `is_signal_new` (1 top, 0 QCD).
+Columns are found by name in whichever block holds them, so the reader does not depend on how
+pandas grouped the dtypes. A constituent is real when E > 0.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import awkward as ak
+import h5py
+import numpy as np
+
+from jetbench.core.errors import JetbenchError
+from jetbench.core.files import atomic_path
+from jetbench.data.fileerrors import damaged_file_errors
+from jetbench.data.format import DatasetInfo, JetBatch
+from jetbench.data.fourvectors import batch_from_p4, binary_labels
+
+KEY = "table"
+MAX_PARTICLES = 200
+P4_NAMES = ("PX", "PY", "PZ", "E")  # canonical (px, py, pz, E) order
+TRUTH = ("truthE", "truthPX", "truthPY", "truthPZ")
+LABEL = "is_signal_new"
+
+
+def particle_columns(n: int = MAX_PARTICLES) -> list[str]:
+    return [f"{c}_{i}" for i in range(n) for c in ("E", "PX", "PY", "PZ")]
+
+
+def _names(ds) -> list[str]:
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in ds[()]]
+
+
+class TopTable:
+    """Column access to an open pandas fixed-format table (no pandas needed)."""
+
+    def __init__(self, f: h5py.File, path: Path):
+        self.path = path
+        if KEY not in f or not isinstance(f[KEY], h5py.Group):
+            raise JetbenchError(f"{path}: no pandas table '{KEY}' (not a Top Tagging file)")
+        g = f[KEY]
+        self.where: dict[str, tuple[h5py.Dataset, int]] = {}
+        rows = set()
+        i = 0
+        while f"block{i}_values" in g:
+            values, items = g[f"block{i}_values"], g.get(f"block{i}_items")
+            if items is None or values.ndim != 2 or len(items) != values.shape[1]:
+                raise JetbenchError(f"{path}: table block {i} is malformed")
+            for j, name in enumerate(_names(items)):
+                self.where[name] = (values, j)
+            rows.add(values.shape[0])
+            i += 1
+        if len(rows) != 1:
+            raise JetbenchError(f"{path}: table blocks have different row counts {sorted(rows)}")
+        self.n = rows.pop()
+        n_part = 0
+        while f"E_{n_part}" in self.where:
+            n_part += 1
+        missing = [c for c in (*particle_columns(max(n_part, 1)), LABEL) if c not in self.where]
+        if missing:
+            raise JetbenchError(f"{path}: table lacks columns {', '.join(missing[:4])}"
+                                f"{' ...' if len(missing) > 4 else ''}")
+        self.n_particles = n_part
+
+    def read(self, names: list[str], start: int, stop: int) -> np.ndarray:
+        """[stop - start, len(names)] values, one contiguous read per block."""
+        out = np.empty((stop - start, len(names)), np.float64)
+        by_block: dict[int, tuple[h5py.Dataset, list[tuple[int, int]]]] = {}
+        for k, name in enumerate(names):
+            ds, j = self.where[name]
+            by_block.setdefault(id(ds), (ds, []))[1].append((k, j))
+        for ds, pairs in by_block.values():
+            block = ds[start:stop]
+            out[:, [k for k, _ in pairs]] = block[:, [j for _, j in pairs]]
+        return out
+
+
+def flat_from_padded(e: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Real constituents (E > 0) of padded [N, M] arrays: flat (px, py, pz, E) and counts."""
+    real = e > 0
+    p4 = np.stack([px[real], py[real], pz[real], e[real]], axis=1)
+    return p4.astype(np.float32).astype(np.float64), real.sum(axis=1)
+
+
+def iter_toptag_h5(path: str | os.PathLike, info: DatasetInfo, chunk: int = 20_000
+                   ) -> Iterator[JetBatch]:
+    """Stream a Top Tagging file as canonical batches of at most `chunk` jets."""
+    path = Path(path)
+    if len(info.labels) != 2:
+        raise JetbenchError(f"{path}: dataset '{info.name}' must have 2 labels to read "
+                            f"{LABEL} (QCD, top)")
+    try:
+        f = h5py.File(path, "r")
+    except Exception as err:
+        raise JetbenchError(f"{path}: not a readable HDF5 file ({err})") from None
+    with f, damaged_file_errors(path, "Top Tagging file"):
+        table = TopTable(f, path)
+        cols = particle_columns(table.n_particles) + [LABEL]
+        for start in range(0, table.n, chunk):
+            stop = min(start + chunk, table.n)
+            v = table.read(cols, start, stop)
+            m = table.n_particles
+            parts = v[:, :4 * m].reshape(-1, m, 4)
+            p4, counts = flat_from_padded(parts[..., 0], parts[..., 1], parts[..., 2], parts[..., 3])
+            where = f"{path} [jets {start}-{stop - 1}]"
+            yield batch_from_p4(p4, counts, binary_labels(v[:, -1], LABEL, str(path), start), info, where)
+
+
+def toptag_batch(branches: Mapping, info: DatasetInfo, where: str = "branches") -> JetBatch:
+    """Canonical batch from in-memory Top Tagging branches (jagged part_px/py/pz/energy,
+    `is_signal_new`): the generator's output, converted exactly as the file reader does."""
+    counts = ak.to_numpy(ak.num(branches["part_energy"], axis=1)).astype(np.int64)
+    flat = [ak.to_numpy(ak.flatten(branches[k])) for k in ("part_px", "part_py", "part_pz",
+                                                            "part_energy")]
+    p4 = np.stack(flat, axis=1).astype(np.float32).astype(np.float64)
+    labels = binary_labels(np.asarray(branches[LABEL]), LABEL, where, 0)
+    return batch_from_p4(p4, counts, labels, info, where)
+
+
+def write_toptag_h5(path: str | os.PathLike, branches: Mapping) -> Path:
+    """Write Top Tagging branches in the published file layout (pandas fixed format, key
+    'table': float32 block of the 4-vectors and truth, int64 block of ttv, is_signal_new)."""
+    e = branches["part_energy"]
+    n = len(e)
+    counts = ak.to_numpy(ak.num(e, axis=1))
+    if (counts > MAX_PARTICLES).any():
+        raise JetbenchError(f"{path}: a jet has more than {MAX_PARTICLES} constituents")
+    pad = {k: ak.to_numpy(ak.fill_none(ak.pad_none(branches[k], MAX_PARTICLES, clip=True), 0.0))
+           for k in ("part_energy", "part_px", "part_py", "part_pz")}
+    floats = np.zeros((n, 4 * MAX_PARTICLES + 4), np.float32)
+    for c, k in enumerate(("part_energy", "part_px", "part_py", "part_pz")):
+        floats[:, c:4 * MAX_PARTICLES:4] = pad[k]
+    for c, k in enumerate(TRUTH):
+        floats[:, 4 * MAX_PARTICLES + c] = np.asarray(branches.get(k, np.zeros(n)))
+    ints = np.stack([np.asarray(branches.get("ttv", np.zeros(n))),
+                     np.asarray(branches[LABEL])], axis=1).astype(np.int64)
+    float_names = particle_columns() + list(TRUTH)
+    int_names = ["ttv", LABEL]
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        g = f.create_group(KEY)
+        for k, v in {"pandas_type": b"frame", "pandas_version": b"0.15.2", "encoding": b"UTF-8",
+                     "errors": b"strict", "axis0_variety": b"regular",
+                     "axis1_variety": b"regular", "block0_items_variety": b"regular",
+                     "block1_items_variety": b"regular"}.items():
+            g.attrs[k] = v
+        g.attrs["ndim"] = 2
+        g.attrs["nblocks"] = 2
+        g["axis0"] = np.array([s.encode() for s in float_names + int_names])
+        g["axis1"] = np.arange(n, dtype=np.int64)
+        g["block0_items"] = np.array([s.encode() for s in float_names])
+        g["block0_values"] = floats
+        g["block1_items"] = np.array([s.encode() for s in int_names])
+        g["block1_values"] = ints
+    return Path(path)
