@@ -41,7 +41,8 @@ th:hover{background:#eaeef2} td.t,th.t{text-align:left}
  background:#fff;box-shadow:1px 0 0 #d0d7de} #leaderboard th:first-child{background:#f6f8fa;z-index:3}
 th[aria-sort=ascending]::after{content:" \\25B2"} th[aria-sort=descending]::after{content:" \\25BC"}
 td.best{font-weight:700} td.missing{color:#8c959f} td.stale{color:#9a6700}
-tr.incomplete td,#leaderboard tr.incomplete td:first-child{background:#fff8f0} .notes{font-size:.82rem;color:#57606a;max-width:70rem}
+tr.incomplete td,#leaderboard tr.incomplete td:first-child{background:#fff8f0}
+.notes{font-size:.82rem;color:#57606a;max-width:70rem}
 #filters{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;margin:.8rem 0;font-size:.88rem}
 #filters fieldset{border:1px solid #d0d7de;border-radius:6px;padding:.2rem .7rem}
 #filters label{margin-right:.7rem;white-space:nowrap}
