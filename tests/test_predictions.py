@@ -16,6 +16,15 @@ from tests.conftest import random_batch
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+@pytest.fixture(scope="module")
+def own_checkpoints(tmp_path_factory):
+    """A checkpoint cache of this module's own: the `scratch` encoder it makes must not be found
+    by tests elsewhere that check an encoder is pretrained on first use."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JETBENCH_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
+        yield
+
+
 def test_track_and_pair_data_are_packed_and_unpack_exactly():
     batch = random_batch(50, "btag", seed=1)
     n, p = batch.mask.shape
@@ -57,7 +66,7 @@ def test_file_is_checked_against_its_recorded_sha(tmp_path):
 
 
 @pytest.mark.parametrize("task", ["jetclass", "cwola", "vertexing", "trackid"])
-def test_smoke_result_predictions_reproduce_its_metrics_exactly(tmp_path, task):
+def test_smoke_result_predictions_reproduce_its_metrics_exactly(tmp_path, task, own_checkpoints):
     from jetbench.evaluate_cell import run_cell
 
     out = run_cell("scratch", task, "linear", scale="smoke", results_dir=tmp_path,
