@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import torch
 
-from jetbench.evaluate_report import auto_threads
-from jetbench.heads import ClassAttentionHead, reference_class_attention
+from jetbench.core.threads import auto_threads
+from jetbench.tasks.heads import ClassAttentionHead, reference_class_attention
 
 
 def ragged_tokens(batch: int, slots: int, mean: float, dim: int, seed: int = 0):

@@ -30,12 +30,13 @@ from pathlib import Path
 
 import torch
 
+from jetbench.core.threads import auto_threads
 from jetbench.encoders import create_encoder
-from jetbench.evaluate_cell import load_encoder_for, prepare_data, run_cell
-from jetbench.evaluate_report import auto_threads
+from jetbench.evaluation import load_results, run_cell
+from jetbench.evaluation.plan import load_encoder, prepare_data
+from jetbench.evaluation.sweep import expand, run_local
 from jetbench.protocols.data import Split
 from jetbench.protocols.embeddings import cache_path
-from jetbench.sweep import expand, run_local
 from jetbench.tasks import get_task, task_split
 
 
@@ -67,11 +68,11 @@ def main() -> None:
     torch.set_num_threads(auto_threads(args.threads))
     spec = get_task(args.task)
     prepare_data(spec, args.scale, progress=True)
-    loaded = load_encoder_for(args.encoder, args.scale, "cpu")  # (model, name, checkpoint hash)
+    loaded = load_encoder(args.encoder, args.scale, "cpu")  # model, name, identity
     encoders = {args.encoder: loaded}  # the single run reuses it instead of loading it again
     store = task_split(spec, "train", args.scale)
     wide = args.backbone_scale not in (None, args.scale)
-    model = wider_backbone(loaded[0], args.encoder, args.backbone_scale) if wide else loaded[0]
+    model = wider_backbone(loaded.model, args.encoder, args.backbone_scale) if wide else loaded.model
     target = model if wide else args.encoder
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
@@ -95,8 +96,6 @@ def main() -> None:
         if failed:
             raise SystemExit(f"cells failed: {failed}")
     t_sweep = time.perf_counter() - t0
-    from jetbench.results import load_results
-
     results = load_results(tmp / "sweep")
     cell_s = sum(r.config["run"]["fit_s"] + r.config["run"]["score_s"] for r in results)
     embed_s = sum(r.config["run"]["embed_s"] for r in results)

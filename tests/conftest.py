@@ -25,6 +25,37 @@ def _isolated_cache(tmp_path_factory):
             os.environ[k] = v
 
 
+_TOY_LOSS = {"jet_class": {"name": "cross_entropy", "label_smoothing": 0.1},
+             "track_class": {"name": "cross_entropy"},
+             "vertex_pair": {"name": "focal", "gamma": 3.0}}
+_TOY_METRIC = {"jet_class": "accuracy", "track_class": "accuracy", "vertex_pair": "ari"}
+
+
+def toy_task(head: str, n_classes: int, loss: dict | None = None, name: str = "toy",
+             batch_size: int = 32):
+    """A task definition for unit tests of heads and protocols (no registry, no data is made):
+    jet tasks of 10 (jetclass), 3 (btag) or 2 classes (btag light vs b), btag's 4 track origins,
+    or btag vertex pairs. The loss is the kind's usual one (jet tasks: label smoothing 0.1);
+    training limits never bind before a protocol's own step count."""
+    from jetbench.tasks import TaskSpec
+
+    dataset = "jetclass" if head == "jet_class" and n_classes == 10 else "btag"
+    classes = ["light", "b"] if head == "jet_class" and n_classes == 2 else None
+    data = {"name": f"{name}-data", "dataset": dataset, "profile": dataset, "scales": {
+        s: {split: {"n": 1000, "seed": 9900 + 10 * i + j}
+            for j, split in enumerate(("train", "val", "test"))}
+        for i, s in enumerate(("smoke", "cpu", "paper"))}}
+    scale = {"budgets": [100], "default_budget": 100, "seeds": [0], "default_seeds": [0],
+             "training": {"max_epochs": 1000, "batch_size": batch_size}}
+    metric = _TOY_METRIC[head]
+    spec = TaskSpec.model_validate({
+        "name": name, "version": 1, "description": "unit-test task", "data": data, "head": head,
+        "classes": classes, "loss": {**_TOY_LOSS[head], **(loss or {})}, "metrics": [metric],
+        "main_score": metric, "scales": {s: scale for s in ("smoke", "cpu", "paper")}})
+    assert spec.n_classes == n_classes, (head, n_classes)
+    return spec
+
+
 def random_batch(n: int = 64, dataset: str = "jetclass", seed: int = 0) -> JetBatch:
     """A canonical batch with random (but valid, pT-sorted) contents for unit tests."""
     info = dataset_info(dataset)

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 
-from jetbench.heads import (
-    ClassAttentionHead,
-    PairHead,
-    TaskLoss,
-    build_head,
-    focal_loss,
-    pair_index,
-    reference_class_attention,
-)
+from jetbench.tasks import build_head, task_loss
+from jetbench.tasks.heads import ClassAttentionHead, PairHead, pair_index, reference_class_attention
+from jetbench.tasks.kinds.vertex import focal_loss
+from tests.conftest import toy_task as _task
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _task(head: str, n_classes: int, loss=None):
-    return SimpleNamespace(head=head, n_classes=n_classes, loss=loss)
 
 
 def _tokens(B=6, P=9, D=16, seed=0):
@@ -99,7 +88,7 @@ def test_focal_loss_downweights_easy_examples():
 
 
 def test_track_loss_uses_class_weights_and_ignores_padding():
-    loss = TaskLoss(_task("track_class", 4))
+    loss = task_loss(_task("track_class", 4))
     assert loss.weights.tolist() == pytest.approx([0.3868, 1.4342, 3.3482, 2.3896])
     _, tokens, mask = _tokens()
     logits = torch.randn(6, 9, 4)
@@ -123,7 +112,7 @@ def test_heads_fit_a_learnable_toy_target(kind, n):
         y = (tokens[..., 0] > 0).long() * 2 + (tokens[..., 1] > 0).long()
     else:
         y = (tokens[..., 0] > 0).long()  # vertex id: same sign of feature 0 = same vertex
-    head, loss = build_head(task, D), TaskLoss(task)
+    head, loss = build_head(task, D), task_loss(task)
     opt = torch.optim.Adam(head.parameters(), lr=3e-3)
     first = None
     for _ in range(150):

@@ -11,6 +11,7 @@ import pytest
 
 from jetbench.cli import main
 from jetbench.core.errors import JetbenchError
+from jetbench.evaluation.results import Provenance, Result, save_result
 from jetbench.leaderboard import (
     Benchmark,
     Definitions,
@@ -20,7 +21,6 @@ from jetbench.leaderboard import (
     get_benchmark,
 )
 from jetbench.leaderboard.render import budget_label, to_csv, to_latex, to_markdown
-from jetbench.results import Provenance, Result, save_result
 
 DEFS = Definitions.from_dict({
     "tasks": {"jetclass": {"version": 2, "hash": "tjc2", "main_score": "accuracy"},

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 from jetbench.data.format import dataset_info
+from jetbench.evaluation import save_result
 from jetbench.leaderboard import Benchmark, Definitions, build_leaderboard
 from jetbench.leaderboard.render import SAME_AS_REF_MARK, WORSE_THAN_REF_MARK
 from jetbench.metrics.predictions import Predictions
-from jetbench.metrics.scoring import score_predictions
-from jetbench.results import save_result
-from jetbench.tasks import get_task
+from jetbench.tasks import get_task, score_predictions
 from tests.test_leaderboard import make_result
 
 LABELS = dataset_info("jetclass").labels

@@ -15,7 +15,7 @@ from sklearn.metrics import (
 from jetbench import metrics as M
 from jetbench.core.errors import JetbenchError
 from jetbench.metrics.registry import METRICS, MetricInput
-from jetbench.tasks import get_task
+from jetbench.tasks import get_task, score_task
 from tests.conftest import random_batch
 
 
@@ -228,7 +228,7 @@ def test_score_task_vertexing_and_trackid_on_random_batch():
     rng = np.random.default_rng(5)
     vtx_targets = np.where(batch.mask, batch.vtx_id, -1)
     probs = _edges_from_clusters(vtx_targets)
-    scores = M.score_task("vertexing", vtx_targets, probs, batch, n_boot=20)
+    scores = score_task("vertexing", vtx_targets, probs, batch, n_boot=20)
     assert scores.metrics["ari"] == pytest.approx(1.0)
     assert scores.metrics["perfect_jet_fraction"] == pytest.approx(1.0)
     assert set(scores.binned) == {"ari@n_sv", "edge_ari@n_sv", "perfect_jet_fraction@n_sv",
@@ -237,7 +237,7 @@ def test_score_task_vertexing_and_trackid_on_random_batch():
     assert scores.stderr["ari"] == pytest.approx(0.0)
     tt = np.where(batch.mask, batch.track_type, -1)
     p = np.stack([_probs(rng, 300, 4, np.maximum(tt[:, k], 0)) for k in range(15)], 1)
-    sc = M.score_task("trackid", tt, p, batch, n_boot=20)
+    sc = score_task("trackid", tt, p, batch, n_boot=20)
     valid = batch.mask
     assert sc.metrics["balanced_accuracy"] == pytest.approx(
         balanced_accuracy_score(tt[valid], p[valid].argmax(-1)))
@@ -251,17 +251,17 @@ def test_score_task_jet_tasks_and_input_errors():
     batch = random_batch(400, "jetclass", seed=6)
     y = batch.labels.astype(int)
     s = _probs(rng, 400, 10, y)
-    sc = M.score_task("jetclass", y, s, batch, n_boot=0)
+    sc = score_task("jetclass", y, s, batch, n_boot=0)
     assert sc.metrics["accuracy"] == pytest.approx(accuracy_score(y, s.argmax(1)))
     assert "rej99.5_Tbl" in sc.metrics and "rej99_Hqql" in sc.metrics and sc.stderr == {}
     yb = rng.integers(0, 2, 400)
     sb = np.clip(yb * 0.3 + rng.random(400) * 0.7, 0, 1)
-    cw = M.score_task(get_task("cwola"), yb, sb, batch, n_boot=10)
+    cw = score_task(get_task("cwola"), yb, sb, batch, n_boot=10)
     assert cw.metrics["auc"] == pytest.approx(roc_auc_score(yb, sb))
     assert cw.metrics["sic"] > 0 and "sic" in cw.stderr
     with pytest.raises(JetbenchError, match="predictions have shape"):
-        M.score_task("jetclass", y, s[:, :3], batch)
+        score_task("jetclass", y, s[:, :3], batch)
     bad = s.copy()
     bad[0, 0] = np.nan
     with pytest.raises(JetbenchError, match="NaN"):
-        M.score_task("jetclass", y, bad, batch)
+        score_task("jetclass", y, bad, batch)

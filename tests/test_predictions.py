@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from jetbench.core.errors import JetbenchError
+from jetbench.evaluation import load_result
 from jetbench.leaderboard import load_predictions, recompute, recompute_metrics
 from jetbench.metrics.predictions import Predictions
-from jetbench.results import load_result
 from tests.conftest import random_batch
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -67,7 +67,7 @@ def test_file_is_checked_against_its_recorded_sha(tmp_path):
 
 @pytest.mark.parametrize("task", ["jetclass", "cwola", "vertexing", "trackid"])
 def test_smoke_result_predictions_reproduce_its_metrics_exactly(tmp_path, task, own_checkpoints):
-    from jetbench.evaluate_cell import run_cell
+    from jetbench.evaluation import run_cell
 
     out = run_cell("scratch", task, "linear", scale="smoke", results_dir=tmp_path,
                    progress=False, threads=1)

@@ -338,10 +338,10 @@ def test_encoder_without_pretraining_is_fitted_and_saved(store, tmp_path):
 
 
 def test_ensure_pretrained_trains_once_then_loads(store, monkeypatch, capsys):
-    import jetbench.tasks
+    import jetbench.datasets
     from jetbench.pretraining import default_checkpoint, ensure_pretrained
 
-    monkeypatch.setattr(jetbench.tasks, "pretrain_split", lambda scale, progress=True: store)
+    monkeypatch.setattr(jetbench.datasets, "pretrain_split", lambda scale, progress=True: store)
     first = ensure_pretrained("scratch", "smoke", device="cpu")
     assert "pretraining it now" in capsys.readouterr().err
     assert (default_checkpoint("scratch", "smoke") / "pretrain_log.json").exists()

@@ -13,14 +13,13 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-import jetbench.protocols.base as base
 from jetbench.core.errors import JetbenchError
 from jetbench.data.store import write_store
 from jetbench.protocols import Split, get_protocol, list_protocols
 from jetbench.protocols import embeddings as emb_mod
 from jetbench.protocols.finetune import reinitialise
 from jetbench.protocols.training import TrainSettings
-from tests.conftest import random_batch
+from tests.conftest import random_batch, toy_task
 
 
 class ToyEncoder(nn.Module):
@@ -60,11 +59,8 @@ def _learnable(n: int, seed: int):
     return b
 
 
-TASKS = {
-    "jet_class": SimpleNamespace(name="toyjet", head="jet_class", n_classes=3, loss=None),
-    "track_class": SimpleNamespace(name="toytrack", head="track_class", n_classes=4, loss=None),
-    "vertex_pair": SimpleNamespace(name="toyvtx", head="vertex_pair", n_classes=2, loss=None),
-}
+TOY = {"jet_class": ("toyjet", 3), "track_class": ("toytrack", 4), "vertex_pair": ("toyvtx", 2)}
+TASKS = {kind: toy_task(kind, n, name=name) for kind, (name, n) in TOY.items()}
 
 
 def _targets(task, batch):
@@ -76,11 +72,6 @@ def _targets(task, batch):
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(autouse=True)
-def _toy_targets(monkeypatch):
-    monkeypatch.setattr(base, "task_targets", _targets)
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +241,8 @@ def test_scratch_reinitialises_weights_but_keeps_buffers():
 def test_frozen_head_learns_toy_tasks(splits, kind):
     proto = get_protocol("frozen", "smoke", max_steps=60, eval_every=20, patience=3, lr=3e-3,
                          batch_size=64)
-    proto.fit(ToyEncoder(), TASKS[kind], splits["train"], splits["val"], progress=False)
+    task = toy_task(kind, TOY[kind][1], name=TOY[kind][0], batch_size=64)  # the task sets the batch
+    proto.fit(ToyEncoder(), task, splits["train"], splits["val"], progress=False)
     scores = proto.score(splits["test"])
     test = splits["test"].load()
     y = _targets(TASKS[kind], test)

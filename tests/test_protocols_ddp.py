@@ -13,16 +13,14 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from jetbench.protocols import distributed as dd
+from jetbench.core import distributed as dd
 
 
 def _worker(rank: int, world: int, init: str, out: str) -> None:
-    import jetbench.protocols.base as base
     from jetbench.protocols import Split, get_protocol
-    from tests.test_protocols import TASKS, ToyEncoder, _learnable, _targets
+    from tests.test_protocols import TASKS, ToyEncoder, _learnable
 
     torch.set_num_threads(1)
-    base.task_targets = _targets
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     train, val = Split.from_batch("train", _learnable(256, 1)), Split.from_batch("val",
                                                                               _learnable(64, 2))

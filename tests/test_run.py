@@ -14,8 +14,8 @@ import jetbench
 from jetbench.cli import main
 from jetbench.core.errors import JetbenchError
 from jetbench.encoders import create_encoder
-from jetbench.evaluate_cell import run_cell
-from jetbench.results import Result, load_result
+from jetbench.evaluation import run_cell
+from jetbench.evaluation.results import Result, load_result
 from jetbench.tasks import list_tasks
 from tests.conftest import random_batch
 
@@ -151,7 +151,7 @@ def test_in_memory_model_checked(tmp_path):
 def test_auto_threads_uses_what_other_processes_use_now(monkeypatch):
     """Threads = cores minus the cores busy right now (from /proc/stat deltas, not the lagging
     load average); an explicit request or OMP_NUM_THREADS wins."""
-    from jetbench import evaluate_report as er
+    from jetbench.core import threads as er
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(er.os, "cpu_count", lambda: 4)
@@ -173,7 +173,7 @@ def test_auto_threads_uses_what_other_processes_use_now(monkeypatch):
 
 
 def test_cpu_times_reads_proc_stat():
-    from jetbench.evaluate_report import _cpu_times
+    from jetbench.core.threads import _cpu_times
 
     t = _cpu_times()
     if t is None:
@@ -185,7 +185,7 @@ def test_cpu_times_reads_proc_stat():
 def test_cwola_settings_follow_the_weakly_labelled_jets(monkeypatch):
     """A CWoLa budget counts signal jets; the protocol's budget-dependent settings (fine-tuning
     freeze length) must follow the jets actually trained on, which are many more."""
-    from jetbench.evaluate_cell import plan_cell
+    from jetbench.evaluation.plan import plan_cell
     from jetbench.protocols import get_protocol
 
     plan = plan_cell("scratch", "cwola", "finetune", scale="smoke", progress=False)

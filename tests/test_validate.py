@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from jetbench.cli import main
 from jetbench.encoders import Encoder
-from jetbench.validate import CHECKS, synthetic_jets, validate_encoder
+from jetbench.evaluation.validate import CHECKS, synthetic_jets, validate_encoder
 
 
 class ToyDeepSets(Encoder):

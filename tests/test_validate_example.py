@@ -44,7 +44,7 @@ def on_path(installed, monkeypatch):
 
 def test_example_appears_in_registry_and_validates(on_path):
     from jetbench.encoders import create_encoder, list_encoders
-    from jetbench.validate import validate_encoder
+    from jetbench.evaluation.validate import validate_encoder
 
     assert "example_deepsets" in list_encoders()
     model = create_encoder("example_deepsets", scale="smoke")
@@ -59,7 +59,7 @@ def test_example_checkpoint_roundtrip(on_path, tmp_path):
     import torch
 
     from jetbench.encoders import create_encoder, load_encoder, save_encoder
-    from jetbench.validate import synthetic_jets, to_tensors
+    from jetbench.evaluation.validate import synthetic_jets, to_tensors
 
     model = create_encoder("example_deepsets", scale="smoke", dim=24).eval()
     save_encoder(model, tmp_path / "ckpt")
@@ -68,6 +68,20 @@ def test_example_checkpoint_roundtrip(on_path, tmp_path):
     with torch.no_grad():
         a, b = model.encode(batch), again.encode(batch)
     assert again.embed_dim == 24 and all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_identity_names_the_plugin_distribution(on_path):
+    """Results record a plug-in's distribution, version and entry point (issue 13 item 8)."""
+    from jetbench.encoders import create_encoder
+    from jetbench.encoders.identity import identify
+
+    ident = identify(create_encoder("example_deepsets", scale="smoke"))
+    plugin = ident.plugin
+    assert plugin is not None and plugin.module == "jetbench_example_encoder"
+    assert plugin.package.replace("_", "-") == "jetbench-example-encoder"
+    assert plugin.version == "0.1.0"
+    assert plugin.entry_point == "example_deepsets = jetbench_example_encoder:example_deepsets"
+    assert ident.config == {"name": "example_deepsets", "dim": 32, "depth": 1, "hidden": 64}
 
 
 def test_cli_lists_the_installed_example(installed):

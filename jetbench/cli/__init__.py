@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 
 from jetbench.cli import (
-    data_commands,  # noqa: F401  (registers commands)
+    cache_commands,  # noqa: F401  (registers commands)
+    data_commands,  # noqa: F401
     encoder_commands,  # noqa: F401
     generate_command,  # noqa: F401
     import_command,  # noqa: F401
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # typer/click exits (usage errors, --help)
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except Exception as err:  # click usage errors arrive as ClickException
-        import click
+        import click  # lazy: only on this error path (typer may bundle its own click)
 
         if isinstance(err, click.ClickException):
             err.show()

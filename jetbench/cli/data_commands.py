@@ -9,6 +9,7 @@ import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import data_app
+from jetbench.core.paths import data_dir
 
 
 @data_app.command("info")
@@ -16,8 +17,8 @@ def info(path: Path, as_json: bool = typer.Option(False, "--json", help="Print J
          verify: bool = typer.Option(False, "--verify", help="Check every jet and recompute the "
                                      "content hash (reads the whole file).")) -> None:
     """Counts per class and feature summaries of a canonical store."""
-    from jetbench.data.info import summarize
-    from jetbench.data.store import verify_store
+    from jetbench.data.info import summarize  # lazy: h5py; `jetbench --help` stays fast
+    from jetbench.data.store import verify_store  # lazy: h5py
 
     s = summarize(path)
     if verify:
@@ -42,8 +43,8 @@ def convert(
     out: Path = typer.Option(..., "--out", help="Canonical HDF5 store to write."),
 ) -> None:
     """Convert real-dataset files into one canonical store (streamed; nothing left on failure)."""
-    from jetbench.data.readers import convert_file
-    from jetbench.data.store import JetStore
+    from jetbench.data.readers import convert_file  # lazy: uproot and awkward
+    from jetbench.data.store import JetStore  # lazy: h5py
 
     path = convert_file(src, dataset, out)
     with JetStore(path) as store:
@@ -62,8 +63,7 @@ def download(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Download the real dataset from Zenodo: verified checksums, resumable, atomic."""
-    from jetbench.core.paths import data_dir
-    from jetbench.data.download import download as fetch
+    from jetbench.data.download import download as fetch  # lazy: network client
 
     dest = dest or data_dir() / "raw" / dataset
     for path in fetch(dataset, dest, mirror=mirror, files=files, extract=extract,

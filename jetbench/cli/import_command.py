@@ -29,8 +29,8 @@ def import_(
     force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """Import jet arrays (4-vectors or pT/eta/phi, optional id and impact parameters, labels)."""
-    from jetbench.data.importer import import_arrays, parse_fields
-    from jetbench.data.store import JetStore
+    from jetbench.data.importer import import_arrays, parse_fields  # lazy: awkward; --help fast
+    from jetbench.data.store import JetStore  # lazy: h5py; `jetbench --help` stays fast
 
     names = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
     path = import_arrays(src, out, parse_fields(field), label_field, names, dataset, name, slots,

@@ -11,7 +11,7 @@ import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import app, list_app
-from jetbench.leaderboard.benchmarks import CORE_TASKS
+from jetbench.core.paths import results_dir
 
 
 @app.command("leaderboard")
@@ -31,9 +31,8 @@ def leaderboard(
 ) -> None:
     """Aggregate results into a benchmark's tables (md, tex, csv), HTML page and plots, with
     standard errors and paired significance tests from the results' predictions files."""
-    from jetbench.core.paths import results_dir
-    from jetbench.leaderboard import build_leaderboard
-    from jetbench.leaderboard.render import wide_table
+    from jetbench.leaderboard import build_leaderboard  # lazy: torch (via evaluation); --help fast
+    from jetbench.leaderboard.render import wide_table  # lazy: torch (via evaluation)
 
     outputs = build_leaderboard(results or results_dir(), benchmark, out, plots=plots,
                                 reference=reference, n_boot=n_boot)
@@ -52,7 +51,7 @@ def leaderboard(
 @list_app.command("benchmarks")
 def list_benchmarks_cmd() -> None:
     """Named, versioned benchmarks `jetbench leaderboard --benchmark` accepts."""
-    from jetbench.leaderboard import list_benchmarks
+    from jetbench.leaderboard import list_benchmarks  # lazy: torch (via evaluation); --help fast
 
     rows = [(b.name, b.version, b.scale, ", ".join(b.tasks), ", ".join(b.protocols),
              ", ".join(f"{t}:{'/'.join(map(str, bs))}" for t, bs in b.budgets.items())
@@ -68,7 +67,7 @@ def validate_encoder_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the random test jets."),
 ) -> None:
     """Check an encoder against the contract: meta, shapes, finiteness, symmetries, determinism."""
-    from jetbench.validate import validate_encoder
+    from jetbench.evaluation.validate import validate_encoder  # lazy: torch
 
     report = validate_encoder(spec, scale=scale, seed=seed)
     print(report.format())
@@ -80,16 +79,18 @@ def validate_encoder_cmd(
 def mock_run_cmd(
     encoder: str = typer.Option(..., "--encoder", help="Encoder name, entry point or "
                                 "'module:factory'."),
-    tasks: str = typer.Option(",".join(CORE_TASKS), "--tasks", help="Comma-separated tasks."),
+    tasks: str = typer.Option(None, "--tasks", help="Comma-separated tasks (default: the core "
+                              "tasks jetclass, cwola, btag, vertexing, trackid)."),
     protocol: str = typer.Option("finetune", "--protocol", help="Protocol to run."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     results: Path = typer.Option(None, "--results", help="Also write the result JSONs here."),
 ) -> None:
     """Run every core task at the smoke scale on tiny generated data and print the table."""
-    from jetbench.validate_mock import format_rows, mock_run
+    from jetbench.evaluation.mock import format_rows, mock_run  # lazy: torch
+    from jetbench.tasks import CORE_TASKS  # lazy: torch (jetbench.tasks builds heads)
 
-    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    names = [t.strip() for t in (tasks or ",".join(CORE_TASKS)).split(",") if t.strip()]
     rows = mock_run(encoder, names, protocol=protocol, seed=seed, device=device,
                     results_dir=results)
     print(format_rows(rows))

@@ -147,7 +147,7 @@ _CLASS_TABLE = np.array([[1, 2, 3], [0, 0, 0], [4, 5, 5], [6, 7, 7]], np.int8)
 
 def particle_class(charge: np.ndarray, is_photon: np.ndarray, is_electron: np.ndarray,
                    is_muon: np.ndarray) -> np.ndarray:
-    """Canonical csts_id (DESIGN §2) from charge and lepton/photon flags; hadrons by charge.
+    """Canonical csts_id (docs/design.md, 'Data format') from charge and lepton/photon flags; hadrons by charge.
 
     A particle with several flags counts as muon before electron before photon.
     """

@@ -21,6 +21,7 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import tarfile
 import urllib.error
 import urllib.request
@@ -30,6 +31,7 @@ from typing import Any
 
 from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.core.files import atomic_path
+from jetbench.core.log import progress_bar
 from jetbench.data.definitions import DATASETS
 
 ZENODO = "https://zenodo.org"
@@ -124,7 +126,6 @@ def _request_from(url: str, part: Path):
 def download_file(url: str, dest: str | os.PathLike, remote: RemoteFile,
                   progress: bool = True) -> str:
     """Fetch one file into `dest` (resuming `dest.part`); verify; return its sha256."""
-    from tqdm.auto import tqdm
 
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
@@ -134,8 +135,8 @@ def download_file(url: str, dest: str | os.PathLike, remote: RemoteFile,
     total = remote.size
     if total is None and resp.headers.get("Content-Length"):
         total = offset + int(resp.headers["Content-Length"])
-    bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-               desc=dest.name, disable=not progress, leave=False)
+    bar = progress_bar(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+                       desc=dest.name, enabled=progress, leave=False)
     try:
         with resp, open(part, "ab" if offset else "wb") as out, bar:
             while block := resp.read(CHUNK):
@@ -197,7 +198,6 @@ def extract_archive(path: Path, dest: Path) -> Path:
             tar.extractall(tmp, filter="data")
         os.replace(tmp, target)
     except (tarfile.TarError, OSError) as err:
-        import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
         raise JetbenchError(f"{path}: cannot extract ({err})") from None

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import awkward as ak
+import h5py
 import numpy as np
 
 from jetbench.core.errors import JetbenchError, unknown_name
@@ -89,8 +90,6 @@ def _npz(path: Path, names: list[str]) -> Iterator[dict]:
 
 
 def _h5(path: Path, names: list[str]) -> Iterator[dict]:
-    import h5py
-
     with h5py.File(path, "r") as f:
         found = []
         f.visititems(lambda k, v: found.append(k) if isinstance(v, h5py.Dataset) else None)
@@ -102,7 +101,7 @@ def _h5(path: Path, names: list[str]) -> Iterator[dict]:
 
 def _parquet(path: Path, names: list[str]) -> Iterator[dict]:
     try:
-        import pyarrow  # noqa: F401  (awkward's parquet reader needs it)
+        import pyarrow  # noqa: F401  # lazy: an optional extra; awkward's parquet reader needs it
     except ImportError:
         raise JetbenchError(f"{path}: reading parquet needs pyarrow (pip install "
                             "'jetbench[parquet]')") from None
@@ -112,7 +111,7 @@ def _parquet(path: Path, names: list[str]) -> Iterator[dict]:
 
 
 def _root(path: Path, names: list[str], tree: str | None) -> Iterator[dict]:
-    import uproot
+    import uproot  # lazy: uproot only for ROOT input
 
     f = uproot.open(path)
     with f:

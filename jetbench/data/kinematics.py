@@ -2,7 +2,7 @@
 
 d0 convention (ATLAS-like): for a straight track through production vertex v with azimuth phi,
 d0 = -vx sin(phi) + vy cos(phi), i.e. the point of closest approach is (-d0 sin phi, d0 cos phi).
-Lifetime sign of d0 (DESIGN §2): sign of (PCA - PV) . jet axis in the transverse plane, which is
+Lifetime sign of d0 (docs/design.md, 'Data format'): sign of (PCA - PV) . jet axis in the transverse plane, which is
 sign(d0 * sin(phi_jet - phi_trk)). z0 is lifetime-signed as |z0| sign(z0 (eta_jet - eta_trk)).
 """
 

@@ -16,13 +16,15 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import h5py
+
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import sha256_file
 from jetbench.data import schemas
 from jetbench.data.convert import batch_from_branches, required_branches
 from jetbench.data.fileerrors import damaged_file_errors
 from jetbench.data.format import JetBatch, dataset_info
-from jetbench.data.paper_h5 import iter_paper_h5
+from jetbench.data.paper_h5 import infer_paper_dataset, iter_paper_h5
 from jetbench.data.quarkgluon import NPZ_MAGIC, iter_quarkgluon_npz
 from jetbench.data.store import JetStore, StoreWriter
 from jetbench.data.toptag import KEY as TOPTAG_KEY
@@ -67,8 +69,6 @@ def file_format(path: Path) -> str:
     if head.startswith(NPZ_MAGIC):
         return "quarkgluon_npz"
     if head == HDF5_MAGIC:
-        import h5py
-
         try:
             with h5py.File(path, "r") as h5:
                 if "content_hash" in h5.attrs:
@@ -87,7 +87,7 @@ def _root_errors(path: Path):
 
 
 def _open_tree(path: Path):
-    import uproot
+    import uproot  # lazy: uproot and awkward load only for ROOT input
 
     with _root_errors(path):
         f = uproot.open(path, array_cache=None)
@@ -244,10 +244,6 @@ def _infer(files: list[Path], fmt: str) -> str:
     if fmt == "store":
         with JetStore(files[0]) as store:
             return store.dataset
-    import h5py
-
-    from jetbench.data.paper_h5 import infer_paper_dataset
-
     with h5py.File(files[0], "r") as f:
         return infer_paper_dataset(f, files[0])
 

@@ -1,4 +1,4 @@
-"""Branch lists of the real datasets' ROOT files (DESIGN §2) — the contract between the generator
+"""Branch lists of the real datasets' ROOT files (docs/design.md, 'Datasets') — the contract between the generator
 (which writes them) and the readers (which turn them into the canonical format).
 
 Units: momenta/energies in GeV, lengths in mm. Per-constituent branches are jagged (one list per

@@ -1,7 +1,7 @@
 """The shared MPM transformer: pre-norm SwiGLU blocks with LayerScale, plus registers.
 
 No positional encoding anywhere, so outputs are permutation-equivariant in the particles. Padding
-is handled by the caller compacting the set (jetbench.encoders.sets.compact) and by a boolean
+is handled by the caller compacting the set (jetbench.core.sets.compact) and by a boolean
 key-padding mask in `F.scaled_dot_product_attention`; registers are always valid keys, so no
 attention row is ever fully masked (an empty jet just attends to the registers).
 
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jetbench.encoders.sets import Packing
+from jetbench.core.sets import Packing
 
 
 def safe_key_mask(valid: Tensor) -> Tensor:

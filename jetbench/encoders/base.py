@@ -1,4 +1,5 @@
-"""The encoder contract every submission implements, and its typed metadata (DESIGN §5).
+"""The encoder contract every submission implements, and its typed metadata (docs/design.md,
+'Encoders').
 
 An encoder is an `nn.Module` with `encode(batch) -> (jet [B, D], tokens [B, P, D], mask [B, P])`
 and `meta`. Encoders that learn from the unlabelled pretraining split also implement
@@ -20,8 +21,8 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from jetbench.core.errors import JetbenchError
-from jetbench.core.hashing import hash_arrays, hash_json
 from jetbench.data.format import JetBatch
+from jetbench.encoders import identity
 
 Batch = Mapping[str, Tensor]
 
@@ -32,7 +33,7 @@ class EncoderMeta(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    revision: str  # hash of class, config and weights: changes whenever outputs can change
+    revision: str  # hash of code, config and weights (jetbench.encoders.identity)
     n_params: int  # parameters on the encode() path (decoders/pretraining heads excluded)
     embed_dim: int
     pretraining_data: tuple[str, ...] = ()
@@ -74,15 +75,6 @@ def check_batch(batch: Batch, n_features: int = 7) -> tuple[Tensor, Tensor, Tens
     return csts.float(), ids.clamp(0, 7), mask  # clamp: padding ids may be anything
 
 
-def state_arrays(module: nn.Module) -> dict[str, np.ndarray]:
-    """State dict as float32/int numpy arrays (bf16 upcast) for hashing."""
-    out = {}
-    for k, v in module.state_dict().items():
-        v = v.detach().cpu()
-        out[k] = (v.float() if v.is_floating_point() else v).numpy()
-    return out
-
-
 class Encoder(nn.Module, abc.ABC):
     """Base class of every encoder. Subclasses set `embed_dim` and implement `encode`.
 
@@ -108,11 +100,9 @@ class Encoder(nn.Module, abc.ABC):
 
     @property
     def meta(self) -> EncoderMeta:
-        cls = f"{type(self).__module__}:{type(self).__qualname__}"
-        revision = hash_json({"class": cls, "config": self.get_config(), "weights": hash_arrays(state_arrays(self))})
         return EncoderMeta(
             name=self.name,
-            revision=revision,
+            revision=identity.revision(self),
             n_params=sum(p.numel() for p in self.encoder_parameters()),
             embed_dim=int(self.embed_dim),
             pretraining_data=tuple(self.pretraining_data),

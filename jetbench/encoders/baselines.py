@@ -1,4 +1,4 @@
-"""Baselines without a pretraining objective (DESIGN §5).
+"""Baselines without a pretraining objective (docs/design.md, 'Encoders').
 
 `scratch`: the MPM backbone from random initialisation (fine-tuned downstream = "from scratch").
 `nobackbone`: feature + id embeddings only, 0 transformer layers — the task head does all the work.

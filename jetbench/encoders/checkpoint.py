@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
-from jetbench import __version__
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path, write_json
 from jetbench.core.hashing import sha256_file
+from jetbench.core.version import __version__
 from jetbench.encoders.base import Encoder
+from jetbench.encoders.registry import resolve_spec
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -47,8 +50,6 @@ _SAFE_DTYPES = {
 
 def save_encoder(model: Encoder, path_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write the checkpoint directory (each file atomically; config.json last) and return it."""
-    from safetensors.torch import save_file
-
     out = Path(path_dir)
     out.mkdir(parents=True, exist_ok=True)
     # clone: safetensors refuses shared/non-contiguous storage; loading copies into the module
@@ -128,11 +129,6 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 def load_encoder(path_dir: str | Path, device: str | torch.device = "cpu") -> Encoder:
     """Rebuild the encoder from config.json, load model.safetensors (strict); eval mode."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from jetbench.encoders.registry import resolve_spec
-
     root = Path(path_dir)
     if not root.is_dir():
         raise JetbenchError(f"{root}: no such checkpoint directory")

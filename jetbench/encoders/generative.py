@@ -18,7 +18,9 @@ import math
 from functools import partial
 
 import torch
+import zuko
 from torch import Tensor, nn
+from zuko.transforms import MonotonicRQSTransform
 
 from jetbench.encoders.targets import N_FEATURES, Target
 
@@ -38,9 +40,6 @@ class FlowTarget(Target):
         hidden: list[int] | tuple[int, ...] = (128, 128),
         dequant: float = 0.05,
     ) -> None:
-        import zuko
-        from zuko.transforms import MonotonicRQSTransform
-
         super().__init__()
         self.dequant = dequant
         self.context = nn.Linear(in_dim, context)

@@ -12,18 +12,19 @@ import torch
 from torch import Tensor, nn
 
 from jetbench.core.errors import JetbenchError
+from jetbench.core.scales import PerScale
+from jetbench.core.sets import compact, gather, scatter
 from jetbench.data.format import JetBatch
 from jetbench.encoders.backbone import Backbone
-from jetbench.encoders.base import Batch, PretrainableEncoder, check_batch
-from jetbench.encoders.sets import compact, gather, scatter
+from jetbench.encoders.base import Batch, PretrainableEncoder, check_batch, tensor_batch
 from jetbench.encoders.transform import QuantileInputTransform
 
-# backbone width/depth/heads per scale (DESIGN §5: paper 2 = 512 x 8 x 8, CPU default 128 x 4 x 4)
-BACKBONE_SCALES: dict[str, dict[str, Any]] = {
+# backbone width/depth/heads per scale (docs/design.md, 'Encoders': paper 2 = 512 x 8 x 8, CPU default 128 x 4 x 4)
+BACKBONE_SCALES: PerScale[dict[str, Any]] = PerScale({
     "smoke": {"dim": 32, "depth": 2, "heads": 2},
     "cpu": {"dim": 128, "depth": 4, "heads": 4},
     "paper": {"dim": 512, "depth": 8, "heads": 8},
-}
+}, "backbone")
 N_IDS = 8
 N_FEATURES = 7
 
@@ -120,8 +121,6 @@ class SetEncoder(PretrainableEncoder):
 
     def transformed_sample(self, sample: JetBatch, seed: int, max_jets: int = 20000) -> Batch:
         """The sample (at most `max_jets`) as transformed tensors, noise drawn with `seed`."""
-        from jetbench.encoders.base import tensor_batch
-
         n = min(len(sample), max_jets)
         tb = tensor_batch(sample[:n], device=self.transform.quantiles.device)
         gen = torch.Generator(device=tb["csts"].device).manual_seed(seed)

@@ -18,12 +18,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from jetbench.core.scales import PerScale
+from jetbench.core.sets import gather, random_subset, sequence_rank
 from jetbench.data.format import JetBatch
 from jetbench.encoders.base import Batch
 from jetbench.encoders.model import BACKBONE_SCALES, SetEncoder
 from jetbench.encoders.registry import Factory, register_variant
-from jetbench.encoders.sets import gather, random_subset, sequence_rank
-from jetbench.encoders.targets import build_target, vqvae_target_cfg
+from jetbench.encoders.target_registry import build_target
+from jetbench.encoders.targets import vqvae_target_cfg
 
 ORDERINGS = ("none", "head", "backbone")
 
@@ -82,7 +84,7 @@ class MPMv1(SetEncoder):
 
 
 # -- registered variants (configs of the one class above) ----------------------------------------
-HEAD_HIDDEN = {"smoke": 32, "cpu": 128, "paper": 512}
+HEAD_HIDDEN = PerScale({"smoke": 32, "cpu": 128, "paper": 512}, "MPMv1 head width")
 # MPMv1's VQ-VAE tokeniser recipe (Euclidean codebook, MSE reconstruction)
 V1_VQ_RECIPE = {"cosine": False, "decay": 0.9, "commitment": 10.0, "recon": "mse", "vq_weight": 1.0, "dead_code": 2}
 V1_TARGETS: dict[str, dict[str, dict[str, Any]]] = {

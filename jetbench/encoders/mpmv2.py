@@ -17,13 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jetbench.core.scales import SCALES, PerScale
+from jetbench.core.sets import compact, gather, random_subset, scatter, value_rank
 from jetbench.data.format import JetBatch
 from jetbench.encoders.backbone import Transformer
 from jetbench.encoders.base import Batch
 from jetbench.encoders.model import BACKBONE_SCALES, N_IDS, SetEncoder
 from jetbench.encoders.registry import Factory, register_variant
-from jetbench.encoders.sets import compact, gather, random_subset, scatter, value_rank
-from jetbench.encoders.targets import build_target, mlp, vqvae_target_cfg
+from jetbench.encoders.target_registry import build_target
+from jetbench.encoders.targets import mlp, vqvae_target_cfg
 
 
 class MPMv2(SetEncoder):
@@ -88,12 +90,12 @@ class MPMv2(SetEncoder):
 
 
 # -- registered variants (configs of the one class above) ----------------------------------------
-DECODER_SCALES = {  # paper time: 128 x 4 x 4 (the thesis says 256); a knob
+DECODER_SCALES = PerScale({  # paper time: 128 x 4 x 4 (the thesis says 256); a knob
     "smoke": {"dec_dim": 32, "dec_depth": 1, "dec_heads": 2},
     "cpu": {"dec_dim": 128, "dec_depth": 2, "dec_heads": 4},
     "paper": {"dec_dim": 128, "dec_depth": 4, "dec_heads": 4},
-}
-_SMOKE, _CPU, _PAPER = "smoke", "cpu", "paper"
+}, "MPMv2 decoder")
+_SMOKE, _CPU, _PAPER = SCALES
 # MPMv2's VQ-VAE tokeniser recipe (cosine codebook, Huber reconstruction)
 V2_VQ_RECIPE = {"cosine": True, "decay": 0.8, "commitment": 1.0, "recon": "huber", "vq_weight": 10.0, "dead_code": 2}
 V2_TARGETS: dict[str, dict[str, dict[str, Any]]] = {

@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jetbench.core.errors import JetbenchError, unknown_name
+from jetbench.core.scales import PerScale, check_scale
 from jetbench.encoders.base import Encoder
+from jetbench.encoders.identity import ENTRY_POINT_GROUP
 
-ENTRY_POINT_GROUP = "jetbench.encoders"
-SCALES = ("smoke", "cpu", "paper")
 Factory = Callable[..., Encoder]
 
 _REGISTRY: dict[str, Factory] = {}
@@ -46,11 +46,13 @@ def register_variant(
     The defaults at a scale are each table's entry for that scale, merged in order, then `fixed`.
     Variants of one model differ only in these defaults, so they share this one factory body. The
     factory reports `cls`'s module as its own: assign it to a module-level name there, under `name`,
-    so 'module:factory' specs (and pickling) find it.
+    so 'module:factory' specs (and pickling) find it. Each table must define every scale
+    (`jetbench.core.scales.PerScale`), checked here once at registration.
     """
+    tables = [t if isinstance(t, PerScale) else PerScale(t, f"encoder '{name}'") for t in scale_tables]
 
     def factory(scale: str = "cpu", **overrides: Any) -> Encoder:
-        defaults = {key: value for table in scale_tables for key, value in table[scale].items()}
+        defaults = {key: value for table in tables for key, value in table.at(scale).items()}
         return build(cls, name, {**defaults, **fixed}, overrides)
 
     factory.__name__ = factory.__qualname__ = name
@@ -106,8 +108,7 @@ def get_factory(name: str) -> Factory:
 
 def create_encoder(name: str, scale: str = "cpu", **overrides: Any) -> Encoder:
     """Build an encoder by name at a scale ('smoke' | 'cpu' | 'paper'), with config overrides."""
-    if scale not in SCALES:
-        raise unknown_name("scale", scale, SCALES)
+    check_scale(scale)
     factory = get_factory(name)
     if not callable(factory):
         raise JetbenchError(f"encoder spec '{name}' does not name a callable factory")

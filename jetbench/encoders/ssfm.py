@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jetbench.core.scales import PerScale
+from jetbench.core.sets import compact, gather, random_subset
 from jetbench.encoders.backbone import Attention, SwiGLU, safe_key_mask
 from jetbench.encoders.base import Batch
 from jetbench.encoders.generative import flow_matching_loss, time_embedding
 from jetbench.encoders.model import BACKBONE_SCALES, N_FEATURES, N_IDS, SetEncoder
 from jetbench.encoders.registry import register_variant
-from jetbench.encoders.sets import compact, gather, random_subset
 
 
 def _modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
@@ -116,11 +117,11 @@ class SSFM(SetEncoder):
         return self.generator(yt, t, valid, context, context_mask)
 
 
-GENERATOR_SCALES = {  # paper: 4 layers, 8 heads, dim 256
+GENERATOR_SCALES = PerScale({  # paper: 4 layers, 8 heads, dim 256
     "smoke": {"gen_dim": 32, "gen_depth": 1, "gen_heads": 2, "time_dim": 16},
     "cpu": {"gen_dim": 128, "gen_depth": 2, "gen_heads": 4, "time_dim": 32},
     "paper": {"gen_dim": 256, "gen_depth": 4, "gen_heads": 8, "time_dim": 32},
-}
+}, "SSFM generator")
 
 
 ssfm = register_variant(SSFM, "ssfm", BACKBONE_SCALES, GENERATOR_SCALES, frac_low=0.2, frac_high=1.0)

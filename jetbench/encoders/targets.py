@@ -1,4 +1,5 @@
-"""Prediction targets of masked particle modelling, shared by MPMv1 and MPMv2 (DESIGN §5).
+"""Prediction targets of masked particle modelling, shared by MPMv1 and MPMv2 (docs/design.md,
+'Encoders').
 
 A target owns its prediction head and its loss. The model hands it the head input `h` [M, d] at
 the masked/dropped particles, their transformed features `x` [M, 7], and the labels the target
@@ -23,6 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from jetbench.core.errors import JetbenchError
+from jetbench.core.scales import PerScale
+from jetbench.encoders.vqvae import VQVAE, fit_vqvae
 
 N_FEATURES = 7
 
@@ -106,7 +109,7 @@ class KMeansTarget(ClassTarget):
         self.register_buffer("centroids", torch.zeros(k, N_FEATURES))
 
     def fit(self, data: dict[str, Tensor], seed: int) -> None:
-        from sklearn.cluster import MiniBatchKMeans
+        from sklearn.cluster import MiniBatchKMeans  # lazy: scikit-learn takes seconds to import; only fitting needs it
 
         x = _real_points(data, self.max_points, seed).cpu().numpy().astype(np.float64)
         if len(x) < self.n_classes:
@@ -180,8 +183,6 @@ class VQVAETarget(ClassTarget):
         fit_batch: int = 128,
         fit_lr: float = 1e-3,
     ) -> None:
-        from jetbench.encoders.vqvae import VQVAE
-
         self.vq_cfg = dict(vq or {})
         vqvae = VQVAE(**self.vq_cfg)
         super().__init__(in_dim, vqvae.codebook_size, hidden, smoothing)
@@ -196,8 +197,6 @@ class VQVAETarget(ClassTarget):
         return self
 
     def fit(self, data: dict[str, Tensor], seed: int) -> None:
-        from jetbench.encoders.vqvae import fit_vqvae
-
         self.vqvae.requires_grad_(True)
         self.fit_logs = fit_vqvae(self.vqvae, data, self.fit_steps, self.fit_batch, self.fit_lr, seed)
         self.vqvae.requires_grad_(False)
@@ -210,11 +209,11 @@ class VQVAETarget(ClassTarget):
 
 
 # VQ-VAE tokeniser size and fitting budget per scale, the same for MPMv1 and MPMv2 (their recipes differ)
-VQVAE_SCALES: dict[str, dict[str, Any]] = {
+VQVAE_SCALES: PerScale[dict[str, Any]] = PerScale({
     "smoke": {"fit_steps": 30, "fit_batch": 32, "vq": {"dim": 16, "depth": 1, "heads": 2, "codebook_size": 32}},
     "cpu": {"fit_steps": 200, "fit_batch": 64, "vq": {"dim": 64, "depth": 2, "heads": 4, "codebook_size": 512}},
     "paper": {"fit_steps": 20000, "fit_batch": 256, "vq": {"dim": 128, "depth": 3, "heads": 8, "codebook_size": 512}},
-}
+}, "VQ-VAE tokeniser")
 
 
 def vqvae_target_cfg(scale: str, hidden: int, smoothing: float, **recipe: Any) -> dict[str, Any]:
@@ -228,20 +227,3 @@ def vqvae_target_cfg(scale: str, hidden: int, smoothing: float, **recipe: Any) -
         "fit_batch": size["fit_batch"],
         "vq": {**size["vq"], **recipe},
     }
-
-
-def build_target(kind: str, in_dim: int, cfg: dict[str, Any]) -> Target:
-    """The target named `kind` with head input width `in_dim` and its config."""
-    from jetbench.encoders.generative import CFMTarget, FlowTarget
-
-    kinds: dict[str, type[Target]] = {
-        "reg": RegressionTarget,
-        "kmeans": KMeansTarget,
-        "binning": BinningTarget,
-        "vqvae": VQVAETarget,
-        "flow": FlowTarget,
-        "cfm": CFMTarget,
-    }
-    if kind not in kinds:
-        raise ValueError(f"unknown target '{kind}'; known: {', '.join(sorted(kinds))}")
-    return kinds[kind](in_dim, **cfg)

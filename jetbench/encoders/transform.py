@@ -50,7 +50,7 @@ class QuantileInputTransform(nn.Module):
 
     def fit(self, csts: np.ndarray, mask: np.ndarray, seed: int, max_samples: int = 1_000_000) -> None:
         """Fit on the real constituents (at most `max_samples`, drawn with `seed`)."""
-        from sklearn.preprocessing import QuantileTransformer
+        from sklearn.preprocessing import QuantileTransformer  # lazy: seconds to import; fit only
 
         x = np.asarray(csts, np.float64)[np.asarray(mask, bool)]
         if len(x) < 2:

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jetbench.core.sets import compact, gather
 from jetbench.encoders.backbone import Transformer, safe_key_mask
-from jetbench.encoders.sets import compact, gather
 
 N_FEATURES = 7
 N_IDS = 8
@@ -38,7 +38,7 @@ class VQVAE(nn.Module):
         recon: str = "huber",
         vq_weight: float = 10.0,
     ) -> None:
-        from vector_quantize_pytorch import VectorQuantize
+        from vector_quantize_pytorch import VectorQuantize  # lazy: seconds to import; VQ-VAE only
 
         super().__init__()
         if recon not in ("huber", "mse"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,11 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import hash_json
+from jetbench.data import convert
 from jetbench.data.format import dataset_info
+from jetbench.data.quarkgluon import write_quarkgluon_npz
+from jetbench.data.store import StoreWriter
+from jetbench.data.toptag import write_toptag_h5
 from jetbench.generate import btag, jetclass, quarkgluon, toptag
 from jetbench.generate.columns import Columns
 from jetbench.generate.processes import COMMON_SETTINGS, GENERATOR_VERSION, PROFILES, SOURCES
@@ -44,9 +49,7 @@ def generate_branches(profile: str, n: int, seed: int, workers: int = 1,
 
 def metadata(profile: str, n: int, seed: int, classes: list[str]) -> dict[str, Any]:
     """What a generated file must say about how it was made."""
-    from importlib.metadata import version
-
-    import fastjet
+    import fastjet  # lazy: FastJet (and awkward) load only when jets are clustered
 
     sources = {c: list(PROFILES[profile].class_sources[c]) for c in classes}
     settings = {s: list(COMMON_SETTINGS + SOURCES[s]) for v in sources.values() for s in v}
@@ -91,14 +94,12 @@ def write_branches(branches: dict, out: str | os.PathLike, profile: str, fmt: st
     dataset = PROFILES[profile].dataset
     if fmt in ("raw", "root"):
         return write_raw(out, branches, dataset)
-    from jetbench.data.convert import batch_from_branches
-    from jetbench.data.store import StoreWriter
-
     n = len(next(iter(branches.values())))
     with StoreWriter(out, dataset, meta) as writer:
         for start in range(0, n, STORE_CHUNK):
             part = {k: v[start:start + STORE_CHUNK] for k, v in branches.items()}
-            writer.append(batch_from_branches(part, dataset, where=str(out), first_jet=start))
+            writer.append(convert.batch_from_branches(part, dataset, where=str(out),
+                                                      first_jet=start))
     return out
 
 
@@ -106,13 +107,9 @@ def write_raw(out: Path, branches: dict, dataset: str) -> Path:
     """Branches in the real dataset's file format (the stand-in writers of jetbench.data)."""
     fmt = dataset_info(dataset).file_format
     if fmt == "toptag_h5":
-        from jetbench.data.toptag import write_toptag_h5
-
         return write_toptag_h5(out, branches)
     if fmt == "quarkgluon_npz":
-        from jetbench.data.quarkgluon import write_quarkgluon_npz
-
         return write_quarkgluon_npz(out, branches)
-    from jetbench.data.rootio import write_root
+    from jetbench.data.rootio import write_root  # lazy: uproot only for ROOT output
 
     return write_root(out, branches, dataset)

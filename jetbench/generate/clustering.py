@@ -20,10 +20,10 @@ _BANNER_DONE = {"done": False}
 
 
 def _fastjet():
-    import fastjet
+    import fastjet  # lazy: FastJet loads only when jets are clustered
 
     if not _BANNER_DONE["done"]:  # FastJet prints its banner once per process, on first use
-        import fastjet._swig as swig
+        import fastjet._swig as swig  # lazy: FastJet loads only when jets are clustered
 
         with silence_stdout():
             swig.ClusterSequence.print_banner()
@@ -35,7 +35,7 @@ def _cluster(p4: np.ndarray, counts: np.ndarray, algorithm: str, radius: float):
     """FastJet's compiled multi-event interface (the layer under `fastjet.ClusterSequence` on
     awkward arrays): numpy in, numpy out, without awkward's per-call overhead."""
     fastjet = _fastjet()
-    from fastjet import _ext
+    from fastjet import _ext  # lazy: FastJet loads only when jets are clustered
 
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     cols = [np.ascontiguousarray(p4[:, i], dtype=np.float64) for i in range(4)]

@@ -57,7 +57,7 @@ class PythiaSource:
     """A configured, initialised Pythia for one source; `reseed` then `events(k)`."""
 
     def __init__(self, source: str, init_seed: int):
-        import pythia8mc
+        import pythia8mc  # lazy: Pythia 8 loads only when events are generated
 
         self.source = source
         with silence_stdout():

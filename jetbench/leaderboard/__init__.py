@@ -20,7 +20,8 @@ from pathlib import Path
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_json, write_text
-from jetbench.leaderboard.aggregate import Cell, Leaderboard, Row, aggregate
+from jetbench.evaluation import Result, load_result
+from jetbench.leaderboard.aggregate import Entry, Leaderboard, Row, aggregate
 from jetbench.leaderboard.benchmarks import (
     BENCHMARKS,
     Benchmark,
@@ -29,14 +30,15 @@ from jetbench.leaderboard.benchmarks import (
     load_benchmark_file,
 )
 from jetbench.leaderboard.current import Definition, Definitions, current_definitions
+from jetbench.leaderboard.html import write_html
 from jetbench.leaderboard.noise import N_BOOT, Annotations, annotate
 from jetbench.leaderboard.predictions import load_predictions, recompute, recompute_metrics
-from jetbench.results import Result, load_result
+from jetbench.leaderboard.render import to_csv, to_latex, to_markdown, working_points_markdown
 
 SUMMARY_NAME = "leaderboard.json"
 
 __all__ = [
-    "BENCHMARKS", "Annotations", "Benchmark", "Cell", "Definition", "Definitions", "Leaderboard",
+    "BENCHMARKS", "Annotations", "Benchmark", "Definition", "Definitions", "Entry", "Leaderboard",
     "Outputs", "Row", "aggregate", "annotate", "build_leaderboard", "collect_result_files",
     "collect_results", "current_definitions", "get_benchmark", "list_benchmarks",
     "load_benchmark_file", "load_predictions", "recompute", "recompute_metrics", "write_outputs",
@@ -85,9 +87,6 @@ def write_outputs(lb: Leaderboard, out_dir: str | os.PathLike, plots: bool = Tru
 
     `notes` (from `annotate`) adds the ROC figures and the chance level of the score plots.
     """
-    from jetbench.leaderboard.html import write_html
-    from jetbench.leaderboard.render import to_csv, to_latex, to_markdown, working_points_markdown
-
     out = Path(out_dir)
     files = {"md": out / "LEADERBOARD.md", "tex": out / "leaderboard.tex",
              "csv": out / "leaderboard.csv", "json": out / SUMMARY_NAME, "html": out / "index.html"}
@@ -100,7 +99,7 @@ def write_outputs(lb: Leaderboard, out_dir: str | os.PathLike, plots: bool = Tru
     write_json(files["json"], lb.to_dict())
     pngs: dict[str, Path] = {}
     if plots:
-        from jetbench.leaderboard.plots import plot_all
+        from jetbench.leaderboard.plots import plot_all  # lazy: matplotlib
 
         pngs = plot_all(lb, out / "plots", notes.curves if notes else None,
                         notes.chance if notes else None)

@@ -21,16 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from jetbench.evaluation import Cell, Result
 from jetbench.leaderboard.benchmarks import Benchmark, resolve_budgets
 from jetbench.leaderboard.current import Definitions
-from jetbench.results import Result
 
 OK, FEW_SEEDS, STALE, MISSING = "ok", "few-seeds", "stale", "missing"
 
 
 @dataclass
-class Cell:
-    """One (task, budget) entry of a row, aggregated over seeds."""
+class Entry:
+    """One (task, budget) entry of a row: the cells of its seeds, aggregated."""
 
     task: str
     budget: int
@@ -66,7 +66,7 @@ class Cell:
 class Row:
     encoder: str
     protocol: str
-    cells: dict[tuple[str, int], Cell]
+    cells: dict[tuple[str, int], Entry]
     revisions: list[str] = field(default_factory=list)
     n_params: int | None = None
     mean_rank: float | None = None
@@ -136,16 +136,16 @@ def staleness(r: Result, defs: Definitions) -> list[str]:
     return out
 
 
-def _fill_cell(cell: Cell, results: list[Result], defs: Definitions, min_seeds: int,
+def _fill_cell(cell: Entry, results: list[Result], defs: Definitions, min_seeds: int,
                paths: dict[int, Path]) -> None:
-    by_seed: dict[int, list[Result]] = defaultdict(list)
+    by_cell: dict[Cell, list[Result]] = defaultdict(list)  # the entry's results, one cell per seed
     for r in results:
-        by_seed[r.seed].append(r)
+        by_cell[r.cell].append(r)
     current, stale = [], []
-    for seed in sorted(by_seed):
-        group = sorted(by_seed[seed], key=lambda r: r.created)
+    for key in sorted(by_cell, key=lambda c: c.seed):
+        group = sorted(by_cell[key], key=lambda r: r.created)
         if len(group) > 1:
-            cell.flags.append(f"seed {seed}: {len(group)} results, kept the newest")
+            cell.flags.append(f"seed {key.seed}: {len(group)} results, kept the newest")
         fresh = [r for r in group if not staleness(r, defs)]
         (current if fresh else stale).append(fresh[-1] if fresh else group[-1])
     use = current or stale
@@ -176,7 +176,7 @@ def _fill_cell(cell: Cell, results: list[Result], defs: Definitions, min_seeds: 
     json_error(cell)
 
 
-def json_error(cell: Cell) -> None:
+def json_error(cell: Entry) -> None:
     """SE from the result JSONs alone: the mean stored per-seed bootstrap error (test set) and the
     seed spread, SE^2 = se_stored^2 + s^2/S ('stored'; 'seeds' when no error is stored).
 
@@ -245,7 +245,7 @@ def aggregate(results: list[Result], bench: Benchmark, defs: Definitions,
     main_scores: dict[str, Counter[str]] = defaultdict(Counter)
     rows = []
     for (encoder, protocol), cells_in in sorted(grid.items()):
-        row = Row(encoder, protocol, {c: Cell(*c) for c in columns})
+        row = Row(encoder, protocol, {c: Entry(*c) for c in columns})
         used = [r for rs in cells_in.values() for r in rs]
         row.revisions = sorted({r.encoder_revision for r in used})
         if len(row.revisions) > 1:

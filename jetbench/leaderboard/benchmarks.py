@@ -16,11 +16,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jetbench.core.errors import JetbenchError, unknown_name
+from jetbench.tasks import CORE_TASKS
 
 if TYPE_CHECKING:
     from jetbench.leaderboard.current import Definitions
 
-CORE_TASKS = ("jetclass", "cwola", "btag", "vertexing", "trackid")
+__all__ = ["BENCHMARKS", "CORE_TASKS", "Benchmark", "get_benchmark", "list_benchmarks",
+           "load_benchmark_file", "resolve_budgets"]
 
 
 class Benchmark(BaseModel):

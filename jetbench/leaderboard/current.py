@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jetbench.core.errors import JetbenchError
+from jetbench.leaderboard.benchmarks import resolve_budgets
+from jetbench.protocols import get_protocol
+from jetbench.tasks import get_task
 
 if TYPE_CHECKING:
     from jetbench.leaderboard.benchmarks import Benchmark
@@ -60,8 +63,6 @@ class Definitions:
 
 
 def _task_definition(name: str) -> Definition:
-    from jetbench.tasks import get_task
-
     spec = get_task(name)
     return Definition(
         version=int(spec.version), hash=str(spec.hash()),
@@ -71,8 +72,6 @@ def _task_definition(name: str) -> Definition:
 
 
 def _protocol_definition(name: str, scale: str, budgets: Iterable[int]) -> Definition:
-    from jetbench.protocols import get_protocol
-
     proto = get_protocol(name, scale=scale)
     every = sorted({*map(int, budgets), *proto.REGIME_BUDGETS})
     return Definition(version=int(proto.version), hash=str(proto.hash()),
@@ -95,8 +94,6 @@ _LOOKUP_ERRORS = (ImportError, JetbenchError, KeyError, AttributeError, TypeErro
 
 def current_definitions(bench: Benchmark) -> Definitions:
     """Look the benchmark's tasks and protocols up in the live registries; note what is missing."""
-    from jetbench.leaderboard.benchmarks import resolve_budgets
-
     defs = Definitions()
     for name in bench.tasks:
         try:

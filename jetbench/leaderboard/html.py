@@ -17,6 +17,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
+from jetbench.core.files import write_text
 from jetbench.leaderboard.aggregate import OK, Leaderboard
 from jetbench.leaderboard.render import (
     best_cells,
@@ -257,6 +258,4 @@ def to_html(lb: Leaderboard, plots: dict[str, Path] | None = None,
 
 def write_html(lb: Leaderboard, path: str | os.PathLike,
                plots: dict[str, Path] | None = None) -> None:
-    from jetbench.core.files import write_text
-
     write_text(path, to_html(lb, plots))

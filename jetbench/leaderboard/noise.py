@@ -22,7 +22,8 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import hash_arrays, hash_json
-from jetbench.leaderboard.aggregate import OK, STALE, Cell, Leaderboard, Row
+from jetbench.leaderboard.aggregate import OK, STALE, Entry, Leaderboard, Row
+from jetbench.leaderboard.predictions import load_predictions
 from jetbench.leaderboard.resample import Stat, metric_stat, resample_counts
 from jetbench.leaderboard.roc import ColumnCurves, column_curves, curve_specs
 from jetbench.leaderboard.significance import (
@@ -33,6 +34,7 @@ from jetbench.leaderboard.significance import (
     rank_groups,
 )
 from jetbench.metrics.predictions import Predictions
+from jetbench.tasks import get_task
 
 N_BOOT = 1000  # main scores: the SE of an SE from 1000 resamples is ~2 %
 N_BOOT_WP = 200  # working points (many curves x rows x seeds): the SE to ~5 %
@@ -56,15 +58,13 @@ class Loaded:
     """A cell whose every seed has a verified predictions file."""
 
     row: Row
-    cell: Cell
+    cell: Entry
     preds: list[Predictions]
 
 
-def _load_cell(cell: Cell) -> tuple[list[Predictions] | None, str]:
+def _load_cell(cell: Entry) -> tuple[list[Predictions] | None, str]:
     """The cell's predictions per seed, or None and why ("": none recorded, the common case of
     results made before predictions were kept, which the notes count instead of flagging)."""
-    from jetbench.leaderboard.predictions import load_predictions
-
     if not cell.results or any(r.predictions is None or p is None
                                for r, p in zip(cell.results, cell.paths, strict=True)):
         return None, ""
@@ -106,10 +106,8 @@ def load_column(lb: Leaderboard, col: tuple[str, int]) -> list[Loaded]:
 
 def _task_metrics(task: str) -> tuple[list[tuple[str, dict[str, Any]]], str] | None:
     try:
-        from jetbench.tasks import get_task
-
         spec = get_task(task)
-    except (ImportError, JetbenchError, KeyError, ValueError):
+    except (JetbenchError, KeyError, ValueError):
         return None
     return [(m.name, dict(m.options or {})) for m in spec.metrics], spec.main_score
 
@@ -154,7 +152,7 @@ def column_seed(task: str, budget: int, seed: int) -> int:
     return int(hash_json([task, budget, seed]), 16) % (2 ** 32)
 
 
-def _significance(lb: Leaderboard, col: tuple[str, int], cells: list[tuple[Row, Cell]],
+def _significance(lb: Leaderboard, col: tuple[str, int], cells: list[tuple[Row, Entry]],
                   reps: list[Replicates]) -> None:
     means = [c.mean for _, c in cells]
     cache: dict[tuple[int, int], Any] = {}

@@ -13,9 +13,10 @@ import os
 from pathlib import Path
 
 from jetbench.core.errors import JetbenchError
+from jetbench.evaluation import Result, load_result
 from jetbench.metrics.predictions import Predictions
-from jetbench.metrics.scoring import TaskScores, score_predictions
-from jetbench.results import Result, load_result
+from jetbench.metrics.scoring import TaskScores
+from jetbench.tasks import TaskSpec, get_task, score_predictions
 
 
 def predictions_path(result_path: str | os.PathLike, result: Result) -> Path | None:
@@ -37,11 +38,9 @@ def load_predictions(result_path: str | os.PathLike, result: Result | None = Non
     return Predictions.load(path, sha256=result.predictions.sha256)  # type: ignore[union-attr]
 
 
-def task_for(result: Result):
+def task_for(result: Result) -> TaskSpec:
     """The current task definition, refused when it is not the one the result was scored with
     (other metric options would give other numbers)."""
-    from jetbench.tasks import get_task
-
     spec = get_task(result.task)
     if spec.version != result.task_version or spec.hash() != result.provenance.task_hash:
         raise JetbenchError(f"task '{result.task}' changed since this result was scored (v"

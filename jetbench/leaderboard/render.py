@@ -12,7 +12,7 @@ import math
 
 from tabulate import tabulate
 
-from jetbench.leaderboard.aggregate import FEW_SEEDS, MISSING, OK, STALE, Cell, Leaderboard
+from jetbench.leaderboard.aggregate import FEW_SEEDS, MISSING, OK, STALE, Entry, Leaderboard
 
 STALE_MARK = "§"
 SAME_AS_REF_MARK = "†"  # not distinguishable from the random-init reference row
@@ -61,7 +61,7 @@ def working_point_rows(lb: Leaderboard) -> dict[tuple[str, int], tuple[list[floa
     return out
 
 
-def ref_mark(c: Cell, alpha: float) -> str:
+def ref_mark(c: Entry, alpha: float) -> str:
     """'†' not told apart from the random-init row, '‡' worse than it, '' better (or untested)."""
     if c.p_ref is None or math.isnan(c.p_ref):
         return ""
@@ -70,7 +70,7 @@ def ref_mark(c: Cell, alpha: float) -> str:
     return WORSE_THAN_REF_MARK if (c.diff_ref or 0.0) < 0 else ""
 
 
-def cell_text(c: Cell, alpha: float = 0.05) -> str:
+def cell_text(c: Entry, alpha: float = 0.05) -> str:
     """'0.512 ± 0.004' (mean ± standard error) with its marks; see `footnotes`."""
     if c.status == MISSING or c.mean is None:
         return DASH

@@ -1,9 +1,10 @@
-"""Every metric of the benchmark, in one place (DESIGN §4).
+"""Every metric of the benchmark, in one place (docs/design.md, 'Tasks').
 
 - `classification`: accuracy, balanced accuracy, AUCs, 1/εB at εS, SIC — with sample weights.
 - `vertexing`: per-jet ARI of clustered tracks, the paper code's edge ARI, perfect jets, edge F1.
 - `registry`: the names task YAMLs use (`METRICS`), with options.
-- `scoring`: `score_task` (values, binned values, bootstrap standard error of the main score).
+- `scoring`: `score` (values, binned values, bootstrap standard error of the main score); a
+  task's metrics are scored by `jetbench.tasks.score_task`.
 """
 
 from jetbench.metrics.classification import (
@@ -19,7 +20,7 @@ from jetbench.metrics.classification import (
     tpr_at_fpr,
 )
 from jetbench.metrics.registry import METRICS, Metric, MetricInput, get_metric
-from jetbench.metrics.scoring import TaskScores, bootstrap_se, score_task
+from jetbench.metrics.scoring import TaskScores, bootstrap_se, score
 from jetbench.metrics.vertexing import (
     adjusted_rand_per_jet,
     bell_numbers,
@@ -37,5 +38,5 @@ __all__ = [
     "balanced_accuracy", "bell_numbers", "bkg_eff_at", "bootstrap_se", "class_aucs",
     "cluster_tracks", "edge_ari_per_jet", "edge_counts", "get_metric", "inverse_bkg_eff",
     "macro_auc", "max_sic", "n_secondary_vertices", "pair_mask", "roc_auc", "same_vertex",
-    "score_task", "sic_at_fpr", "tpr_at_fpr", "vertex_ari_per_jet",
+    "score", "sic_at_fpr", "tpr_at_fpr", "vertex_ari_per_jet",
 ]

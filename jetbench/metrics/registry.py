@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from jetbench.core.errors import unknown_name
 from jetbench.metrics import classification as cl
 from jetbench.metrics import vertexing as vx
 
@@ -124,8 +125,6 @@ def register(name: str, kinds: str, **kw: Any):
 
 def get_metric(name: str) -> Metric:
     if name not in METRICS:
-        from jetbench.core.errors import unknown_name
-
         raise unknown_name("metric", name, METRICS)
     return METRICS[name]
 

@@ -1,23 +1,36 @@
-"""Score a task's predictions with the metrics its YAML names: values, binned values and the
-bootstrap standard error of the main score.
+"""Score predictions with a list of metrics: values, binned values and the bootstrap standard
+error of the main score. Which metrics, which main score and which bins a task wants is the
+task's business (`jetbench.tasks.score_task` calls `score` with them).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from jetbench.core.errors import JetbenchError
+from jetbench.data.format import JetBatch
 from jetbench.metrics.registry import METRICS, MetricInput, Prepared
 from jetbench.metrics.vertexing import n_secondary_vertices
 
-if TYPE_CHECKING:
-    from jetbench.data.format import JetBatch
-    from jetbench.metrics.predictions import Predictions
-    from jetbench.tasks.spec import BinSpec, TaskSpec
-
 N_BOOT = 200
+
+
+class MetricUse(Protocol):
+    """A metric named with its options (a task's `metrics:` entry)."""
+
+    name: str
+    options: Mapping[str, Any]
+
+
+class BinUse(Protocol):
+    """A metric recomputed per value of a jet variable (a task's `binned:` entry)."""
+
+    metric: str
+    by: str
+    bins: tuple[int, ...] | None
 
 
 class TaskScores(NamedTuple):
@@ -28,59 +41,33 @@ class TaskScores(NamedTuple):
     stderr: dict[str, float]
 
 
-def metric_input(spec: TaskSpec, y_true: np.ndarray, scores: np.ndarray,
-                 batch: JetBatch) -> MetricInput:
-    """Check shapes against the task's head and wrap them for the metric functions."""
-    from jetbench.tasks.spec import HEAD_KIND
-
-    kind = HEAD_KIND[spec.head]
-    y, s = np.asarray(y_true), np.asarray(scores, np.float64)
-    n, p = batch.mask.shape
-    expect = {"jet": ((n,), [(n,), (n, spec.n_classes)]),
-              "track": ((n, p), [(n, p, spec.n_classes)]),
-              "vertex": ((n, p), [(n, p, p)])}[kind]
-    if y.shape != expect[0]:
-        raise JetbenchError(f"task '{spec.name}': targets have shape {y.shape}, "
-                            f"expected {expect[0]}")
-    if s.shape not in expect[1]:
-        raise JetbenchError(f"task '{spec.name}': predictions have shape {s.shape}, expected "
-                            f"{' or '.join(map(str, expect[1]))}")
-    if not np.all(np.isfinite(s)):
-        raise JetbenchError(f"task '{spec.name}': predictions contain NaN or inf")
-    return MetricInput(kind, y.astype(np.int64), s, spec.labels,
-                       None if kind == "jet" else batch.mask)
+def prepare(use: MetricUse, inp: MetricInput) -> Prepared:
+    metric = METRICS[use.name]
+    return metric.prepare(inp, metric.parse_options(dict(use.options)))
 
 
-def _prepare(spec: TaskSpec, name: str, inp: MetricInput) -> Prepared:
-    ref = next(m for m in spec.metrics if m.name == name)
-    metric = METRICS[name]
-    return metric.prepare(inp, metric.parse_options(ref.options))
-
-
-def bin_values(by: str, spec: TaskSpec, inp: MetricInput,
-               batch: JetBatch) -> tuple[np.ndarray, Any]:
+def bin_values(by: str, batch: JetBatch, dataset_labels: tuple[str, ...],
+               what: str = "scores") -> tuple[np.ndarray, Callable[[Any], str]]:
     """Per-jet value of a binning variable, and a function naming a bin."""
-    from jetbench.data.format import dataset_info
-
     if by == "n_tracks":
         return batch.mask.sum(1), str
     if by == "n_sv":
         if batch.vtx_id is None:
-            raise JetbenchError(f"task '{spec.name}': binning by n_sv needs vertex truth (vtx_id)")
+            raise JetbenchError(f"{what}: binning by n_sv needs vertex truth (vtx_id)")
         return n_secondary_vertices(batch.vtx_id, batch.mask), str
-    labels = dataset_info(spec.dataset).labels
-    return batch.labels.astype(np.int64), lambda i: labels[int(i)]
+    return batch.labels.astype(np.int64), lambda i: dataset_labels[int(i)]
 
 
-def _binned(spec: TaskSpec, b: BinSpec, inp: MetricInput, batch: JetBatch) -> dict[str, float]:
-    values, name = bin_values(b.by, spec, inp, batch)
+def _binned(use: MetricUse, b: BinUse, inp: MetricInput, batch: JetBatch,
+            dataset_labels: tuple[str, ...], what: str) -> dict[str, float]:
+    values, name = bin_values(b.by, batch, dataset_labels, what)
     bins = b.bins if b.bins is not None else np.unique(values)
     out = {}
     for v in bins:
         sel = values == v
         if not sel.any():
             continue
-        x = _prepare(spec, b.metric, inp.subset(sel))(None)
+        x = prepare(use, inp.subset(sel))(None)
         if np.isfinite(x):
             out[name(v)] = float(x)
     return out
@@ -98,41 +85,27 @@ def bootstrap_se(prepared: Prepared, n: int, n_boot: int = N_BOOT, seed: int = 0
     return float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
 
 
-def score_task(task: str | TaskSpec, y_true: np.ndarray, scores: np.ndarray, batch: JetBatch,
-               n_boot: int = N_BOOT, seed: int = 0) -> TaskScores:
-    """All metrics of the task on a test split.
-
-    y_true: what `jetbench.tasks.task_targets` returns for `batch`. scores: probabilities —
-    jet tasks [N, C] (binary: [N] or [N, 2]); track tasks [N, P, C]; vertexing [N, P, P]
-    same-vertex probabilities (entries i < j are read). Undefined values (e.g. an AUC with one
-    class present) are left out, except the main score. `n_boot` = 0 skips the bootstrap.
-    """
-    from jetbench.tasks import get_task
-
-    spec = get_task(task)
-    inp = metric_input(spec, y_true, scores, batch)
-    metrics: dict[str, float] = {}
+def score(inp: MetricInput, metrics: Sequence[MetricUse], main_score: str,
+          binned: Sequence[BinUse], batch: JetBatch, dataset_labels: tuple[str, ...],
+          n_boot: int = N_BOOT, seed: int = 0, what: str = "scores") -> TaskScores:
+    """Every metric on `inp`; undefined values (e.g. an AUC with one class present) are left out,
+    except the main score. `n_boot` = 0 skips the bootstrap of the main score."""
+    values: dict[str, float] = {}
     main_prepared = None
-    for ref in spec.metrics:
-        prepared = _prepare(spec, ref.name, inp)
+    for use in metrics:
+        prepared = prepare(use, inp)
         value = prepared(None)
-        if ref.name == spec.main_score:
+        if use.name == main_score:
             main_prepared = prepared
-            metrics[ref.name] = float(value)
+            values[use.name] = float(value)
         elif isinstance(value, dict):
-            metrics.update({k: float(v) for k, v in value.items() if np.isfinite(v)})
+            values.update({k: float(v) for k, v in value.items() if np.isfinite(v)})
         elif np.isfinite(value):
-            metrics[ref.name] = float(value)
-    binned = {f"{b.metric}@{b.by}": _binned(spec, b, inp, batch) for b in spec.binned}
+            values[use.name] = float(value)
+    by_name = {m.name: m for m in metrics}
+    bins = {f"{b.metric}@{b.by}": _binned(by_name[b.metric], b, inp, batch, dataset_labels, what)
+            for b in binned}
     stderr = {}
     if n_boot > 0 and main_prepared is not None and len(inp) > 1:
-        stderr[spec.main_score] = bootstrap_se(main_prepared, len(inp), n_boot, seed)
-    return TaskScores(metrics, binned, stderr)
-
-
-def score_predictions(spec: TaskSpec, preds: Predictions, n_boot: int = N_BOOT,
-                      seed: int = 0) -> TaskScores:
-    """`score_task` on a predictions file's stored values: what a cell reports, and what
-    re-scoring the file gives (bit for bit)."""
-    y, scores, view = preds.padded()
-    return score_task(spec, y, scores, view, n_boot=n_boot, seed=seed)  # type: ignore[arg-type]
+        stderr[main_score] = bootstrap_se(main_prepared, len(inp), n_boot, seed)
+    return TaskScores(values, bins, stderr)

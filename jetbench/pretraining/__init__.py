@@ -11,13 +11,14 @@ scale)` loads that checkpoint, pretraining first if it is missing.
     jetbench pretrain --encoder mpm_flow --scale cpu --resume    # continue after an interruption
     torchrun --nproc_per_node 2 -m jetbench pretrain --encoder mpm_flow --scale cpu   # DDP
 
-Modules: config (settings per scale), schedule (LR), data + sampler (batches), probe, loop (the
-training loop), checkpointing (atomic, pickle-free resumable state), distributed (DDP), api.
+Modules: config (settings per scale), data + sampler (batches), probe, loop (the training loop),
+checkpointing (atomic, pickle-free resumable state), api. The optimiser, LR schedule and DDP
+helpers are shared with the protocols (`jetbench.core.optim`, `jetbench.core.distributed`).
 """
 
+from jetbench.core.optim import WarmupExpDecay
 from jetbench.pretraining.api import default_checkpoint, ensure_pretrained, is_complete, pretrain
 from jetbench.pretraining.config import SCALE_DEFAULTS, PretrainConfig
-from jetbench.pretraining.schedule import WarmupExpDecay
 
 __all__ = [
     "SCALE_DEFAULTS",

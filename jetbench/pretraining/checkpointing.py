@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_json, write_text
+from jetbench.encoders import load_encoder, save_encoder
 
 STATE_DIR = "train_state"
 LATEST = "latest.json"
@@ -78,8 +79,6 @@ def save_train_state(
     root: Path, step: int, model: torch.nn.Module, state: dict, log: list[dict], keep: int = 2
 ) -> Path:
     """Write checkpoint `root/step-<step>` atomically, point `latest.json` at it, prune old ones."""
-    from jetbench.encoders import save_encoder
-
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:09d}"
     tmp = root / f".{final.name}.tmp-{os.getpid()}"
@@ -120,8 +119,6 @@ def latest_checkpoint(root: Path) -> Path | None:
 
 def load_train_state(root: Path) -> TrainState | None:
     """Read the latest checkpoint under `root` (None if there is none)."""
-    from jetbench.encoders import load_encoder
-
     folder = latest_checkpoint(root)
     if folder is None:
         return None

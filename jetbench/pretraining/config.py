@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import torch
-
-from jetbench.core.errors import JetbenchError, unknown_name
+from jetbench.core.errors import JetbenchError
+from jetbench.core.scales import PerScale
 
 # steps, batch size, jets for fit_preprocessing, probe period. `cpu` is sized so that mpm_flow
 # pretrains in about five minutes on a free 2-core machine: bench/bench_pretrain.py measured 113 jets
@@ -15,14 +14,14 @@ from jetbench.core.errors import JetbenchError, unknown_name
 # jets once more (without gradients); every 4th step that costs ~5 % of the step time.
 # `half_life` is the LR half-life as a fraction of the steps: the paper's 10 % everywhere except
 # cpu, where 400 steps at 10 % left steps 220-400 below 3e-5 (the online probe stalled at 0.20).
-SCALE_DEFAULTS: dict[str, dict[str, int]] = {
+SCALE_DEFAULTS: PerScale[dict[str, float]] = PerScale({
     "smoke": {"steps": 20, "batch_size": 32, "sample_size": 2_000, "probe_every": 1,
               "half_life": 0.1},
     "cpu": {"steps": 400, "batch_size": 128, "sample_size": 20_000, "probe_every": 4,
             "half_life": 0.35},
     "paper": {"steps": 1_000_000, "batch_size": 1_000, "sample_size": 500_000, "probe_every": 10,
               "half_life": 0.1},
-}
+}, "pretraining")
 
 
 @dataclass(frozen=True)
@@ -56,9 +55,7 @@ class PretrainConfig:
         seed: int = 0,
         **overrides,
     ) -> PretrainConfig:
-        if scale not in SCALE_DEFAULTS:
-            raise unknown_name("scale", scale, SCALE_DEFAULTS)
-        d = SCALE_DEFAULTS[scale]
+        d = SCALE_DEFAULTS.at(scale)
         steps = d["steps"] if steps is None else steps
         batch_size = d["batch_size"] if batch_size is None else batch_size
         if steps < 0:
@@ -80,22 +77,3 @@ class PretrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-
-def adamw(params, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW with the fused kernel where this torch build has one (several times faster on CPU)."""
-    params = list(params)
-    try:
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-
-
-def resolve_device(device: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu; an unusable choice is a one-line error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise JetbenchError(f"unknown device '{device}'; use auto, cpu or cuda")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise JetbenchError(f"device '{device}' requested but CUDA is not available")
-    return torch.device(device)

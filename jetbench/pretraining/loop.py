@@ -9,23 +9,34 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
+from jetbench.core import distributed
 from jetbench.core.errors import JetbenchError
-from jetbench.pretraining import distributed
+from jetbench.core.log import get_logger, progress_bar
+from jetbench.core.optim import WarmupExpDecay, adamw
 from jetbench.pretraining.checkpointing import TrainState, save_train_state
-from jetbench.pretraining.config import PretrainConfig, adamw
+from jetbench.pretraining.config import PretrainConfig
 from jetbench.pretraining.data import PretrainData
 from jetbench.pretraining.probe import OnlineProbe
 from jetbench.pretraining.sampler import BatchSampler, rank_slice
-from jetbench.pretraining.schedule import WarmupExpDecay
+from jetbench.tracking import NullTracker, Tracker
+
+
+class PretrainForward(torch.nn.Module):
+    """Makes `pretrain_loss` the forward of a module, so DDP can hook the backward through it."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.model.pretrain_loss(batch)
 
 
 def step_seed(seed: int, rank: int) -> int:
@@ -47,11 +58,14 @@ class PretrainLoop:
     ):
         self.model, self.data, self.cfg, self.device, self.info = model.to(device), data, cfg, device, info
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = adamw(self.params, cfg.lr, cfg.weight_decay)
+        self.optimizer = adamw(self.params, cfg.lr, cfg.weight_decay, fused=True)
         self.schedule = WarmupExpDecay.scaled(cfg.steps, cfg.lr, cfg.half_life_fraction)
         self.sampler = BatchSampler(len(data), cfg.batch_size, cfg.seed, data.block_chunks)
         self.probe = OnlineProbe(model.embed_dim, n_classes, cfg.probe_lr).to(device)
-        self.forward = distributed.wrap(model, info, device)
+        # `find_unused_parameters`: a pretraining step need not touch every parameter (heads of
+        # targets that are off, mask tokens when nothing was masked, the frozen tokeniser)
+        self.forward = distributed.wrap_ddp(PretrainForward(model), info, device,
+                                            find_unused_parameters=True)
         self.step = 0
         self.log: list[dict] = []
         self.elapsed = 0.0
@@ -181,12 +195,9 @@ class PretrainLoop:
             if self.device.type == "cuda" and "cuda" in state["rng"]:
                 torch.cuda.set_rng_state(state["rng"]["cuda"][self.info.rank].cpu(), self.device)
         elif self.info.is_main:
-            print(
-                f"jetbench: checkpoint was written by {state['world_size']} processes, this run "
-                f"has "
-                f"{self.info.world_size}: random draws will differ from an uninterrupted run",
-                file=sys.stderr,
-            )
+            get_logger().warning(
+                f"checkpoint was written by {state['world_size']} processes, this run has "
+                f"{self.info.world_size}: random draws will differ from an uninterrupted run")
 
     def checkpoint(self, root: Path) -> None:
         state = self.state_dict()
@@ -195,19 +206,14 @@ class PretrainLoop:
         distributed.barrier()
 
     # ---- the run ----------------------------------------------------------------------------
-    def run(self, root: Path, progress: bool = True) -> None:
-        """Train until `cfg.steps`, logging, probing and checkpointing on the way."""
+    def run(self, root: Path, progress: bool = True, tracker: Tracker | None = None) -> None:
+        """Train until `cfg.steps`, logging, probing and checkpointing on the way; each log
+        record also goes to `tracker` (experiment tracking, main process only)."""
         cfg = self.cfg
+        tracker = tracker if tracker is not None and self.info.is_main else NullTracker()
         self.model.train()
-        bar = tqdm(
-            total=cfg.steps,
-            initial=self.step,
-            desc=f"pretrain {cfg.name}",
-            unit="step",
-            dynamic_ncols=True,
-            disable=not (progress and self.info.is_main),
-            file=sys.stderr,
-        )
+        bar = progress_bar(total=cfg.steps, initial=self.step, desc=f"pretrain {cfg.name}",
+                           unit="step", enabled=progress and self.info.is_main)
         start, before = time.perf_counter(), self.elapsed
         with bar, _deferred_interrupt(self.info.world_size == 1) as stop:
             while self.step < cfg.steps:
@@ -217,6 +223,7 @@ class PretrainLoop:
                 self.elapsed = before + time.perf_counter() - start
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     rec = self.record(self.elapsed)
+                    tracker.log_metrics(self.step, rec)
                     acc = rec["probe_acc"]
                     bar.set_postfix(
                         loss=f"{rec['loss']:.4g}",
@@ -227,11 +234,8 @@ class PretrainLoop:
                 if stop["requested"] or (self.step % cfg.ckpt_every == 0 and self.step < cfg.steps):
                     self.checkpoint(root)
                 if stop["requested"]:
-                    print(
-                        f"\njetbench: interrupted; checkpoint saved at step {self.step} in {root} "
-                        "(continue with --resume)",
-                        file=sys.stderr,
-                    )
+                    get_logger().info(f"interrupted; checkpoint saved at step {self.step} in "
+                                      f"{root} (continue with --resume)")
                     raise KeyboardInterrupt
 
 

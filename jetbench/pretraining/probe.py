@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jetbench.pretraining import distributed
-from jetbench.pretraining.config import adamw
+from jetbench.core import distributed
+from jetbench.core.optim import adamw
 
 
 class OnlineProbe(nn.Module):
@@ -23,7 +23,7 @@ class OnlineProbe(nn.Module):
     def __init__(self, embed_dim: int, n_classes: int, lr: float = 1e-2):
         super().__init__()
         self.linear = nn.Linear(embed_dim, n_classes)
-        self.optimizer = adamw(self.linear.parameters(), lr, weight_decay=0.0)
+        self.optimizer = adamw(self.linear.parameters(), lr, weight_decay=0.0, fused=True)
         self.correct = 0.0
         self.total = 0.0
 

@@ -1,4 +1,4 @@
-"""Evaluation protocols (DESIGN §6): `frozen`, `linear`, `finetune`, `scratch`.
+"""Evaluation protocols (docs/design.md, 'Protocols'): `frozen`, `linear`, `finetune`, `scratch`.
 
     proto = get_protocol("finetune", scale="cpu", budget=1000)
     proto.fit(encoder, task, train_split, val_split, seed=0)
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from jetbench.core.errors import unknown_name
-from jetbench.protocols.base import Protocol
+from jetbench.protocols.base import Measured, Protocol
 from jetbench.protocols.data import Split
 from jetbench.protocols.finetune import FinetuneProtocol, ScratchProtocol
 from jetbench.protocols.frozen import FrozenProtocol, LinearProtocol
@@ -35,4 +35,12 @@ def get_protocol(name: str, scale: str = "cpu", budget: int | None = None,
     return PROTOCOLS[name](scale=scale, budget=budget, **overrides)
 
 
-__all__ = ["PROTOCOLS", "Protocol", "Split", "get_protocol", "list_protocols"]
+def check_protocol(name: str, scale: str, overrides: dict[str, Any] | None = None) -> None:
+    """Name, scale and setting overrides valid? Checked before any data or model work."""
+    if name not in PROTOCOLS:
+        raise unknown_name("protocol", name, PROTOCOLS)
+    PROTOCOLS[name].check_overrides(scale, overrides or {})
+
+
+__all__ = ["PROTOCOLS", "Measured", "Protocol", "Split", "check_protocol", "get_protocol",
+           "list_protocols"]

@@ -28,6 +28,7 @@ class Split:
     path: Path | None = None
     indices: np.ndarray | None = None
     batch: JetBatch | None = field(default=None, repr=False)
+    _loaded: JetBatch | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_store(cls, name: str, path: str | os.PathLike,
@@ -71,7 +72,10 @@ class Split:
             return store[rows]
 
     def load(self) -> JetBatch:
-        return self.load_rows()
+        """This split's jets, read once (fitting, scoring and the metrics share the batch)."""
+        if self._loaded is None:
+            self._loaded = self.load_rows()
+        return self._loaded
 
 
 def trim(n_real: np.ndarray) -> int:

@@ -1,48 +1,43 @@
 """On-disk cache of frozen encoder outputs, so `frozen`/`linear` sweeps embed each jet once.
 
-Key: the encoder's weight fingerprint (a hash of its name, revision and every tensor, so an
-in-memory model that keeps training never reads stale embeddings) and the content hash of the store.
-File: data_dir()/embeddings/<encoder>/<fingerprint>/<store hash>.npz with
+Key: the encoder's revision (`jetbench.encoders.identity`: a hash of its code, config and every
+tensor, so an in-memory model that keeps training, or an encoder whose code changed, never reads
+stale embeddings) and the content hash of the store.
+File: data_dir()/embeddings/<encoder>/<revision>/<store hash>.npz with
 `rows` (store rows present, sorted), `jet` [M, D] float32, `tokens` [T, D] float16 (real tokens
 only, packed) and `offsets` [M + 1]. The cache is sparse: only rows some run needed are
 computed; later runs add the missing rows (read-merge-write under a file lock, written atomically).
+`refresh=True` (`jetbench run --force`) recomputes the requested rows instead of reading them.
+The folder has a size cap with least-recently-used eviction (`jetbench.protocols.embedding_cache`,
+`jetbench cache list|clear`); `use_cache=False` computes in memory and writes nothing, for a
+training loop that evaluates a changing model every epoch.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from jetbench.core import distributed as dd
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path
-from jetbench.core.paths import data_dir
-from jetbench.protocols import distributed as dd
+from jetbench.core.locks import file_lock
+from jetbench.core.log import progress_bar
+from jetbench.encoders.identity import identify
 from jetbench.protocols.data import Split, trim
-
-# jets embedded and seconds spent by this process (reported per cell and by bench/bench_sweep.py)
-STATS: dict[str, float] = {"jets": 0, "seconds": 0.0}
+from jetbench.protocols.embedding_cache import cache_root, enforce_cap, record_use
 
 
-def encoder_fingerprint(encoder: torch.nn.Module) -> str:
-    """sha256 over the encoder's name, revision and all parameters and buffers (16 hex digits)."""
-    h = hashlib.sha256()
-    meta = getattr(encoder, "meta", None)
-    name = getattr(meta, "name", type(encoder).__name__)
-    h.update(f"{name}|{getattr(meta, 'revision', '')}".encode())
-    for key, t in sorted(encoder.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()[:16]
+class EmbedStats(Protocol):
+    """Where `embed` adds the jets it ran through the encoder and the seconds it took."""
+
+    embedded_jets: int
+    embed_s: float
 
 
 @dataclass
@@ -80,10 +75,13 @@ class Embeddings:
 
 
 def cache_path(encoder: torch.nn.Module, split: Split) -> Path:
-    name = str(getattr(getattr(encoder, "meta", None), "name", type(encoder).__name__))
+    ident = identify(encoder)
+    return _path(ident.name, ident.revision, split)
+
+
+def _path(name: str, revision: str, split: Split) -> Path:
     safe = name.replace("/", "_").replace(":", "_")
-    folder = data_dir() / "embeddings" / safe / encoder_fingerprint(encoder)
-    return folder / f"{split.source_hash}.npz"
+    return cache_root() / safe / revision / f"{split.source_hash}.npz"
 
 
 def _read(path: Path) -> Embeddings | None:
@@ -102,20 +100,10 @@ def _write(path: Path, emb: Embeddings) -> None:
         np.savez(f, rows=emb.rows, jet=emb.jet, tokens=emb.tokens, offsets=emb.offsets)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 @torch.no_grad()
 def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: str,
-            batch_size: int = 256, progress: bool = True) -> Embeddings:
+            batch_size: int = 256, progress: bool = True,
+            stats: EmbedStats | None = None) -> Embeddings:
     """Run the frozen encoder over store rows `rows`; batches grouped by length to skip padding."""
     t0 = time.perf_counter()
     batch = split.load_rows(rows)
@@ -126,8 +114,8 @@ def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: st
     jets, toks, lens = [], [], []
     was_training = encoder.training
     encoder.eval()
-    bar = tqdm(total=len(rows), desc=f"embed {split.name}", unit="jet", disable=not progress,
-               leave=False)
+    bar = progress_bar(total=len(rows), desc=f"embed {split.name}", unit="jet", enabled=progress,
+                       leave=False)
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         p = trim(counts[idx])
@@ -141,8 +129,9 @@ def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: st
         bar.update(len(idx))
     bar.close()
     encoder.train(was_training)
-    STATS["jets"] += len(rows)
-    STATS["seconds"] += time.perf_counter() - t0
+    if stats is not None:
+        stats.embedded_jets += len(rows)
+        stats.embed_s += time.perf_counter() - t0
     lens_all = np.concatenate(lens)
     sorted_emb = Embeddings(np.asarray(rows)[order], np.concatenate(jets), np.concatenate(toks),
                             np.concatenate([[0], np.cumsum(lens_all)]).astype(np.int64))
@@ -150,26 +139,37 @@ def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: st
 
 
 def embed(encoder: torch.nn.Module, split: Split, device: str = "cpu", batch_size: int = 256,
-          progress: bool = True, use_cache: bool = True) -> Embeddings:
-    """Embeddings of the split's rows (in split order), from the cache where present.
+          progress: bool = True, use_cache: bool = True, refresh: bool = False,
+          stats: EmbedStats | None = None, task: str | None = None) -> Embeddings:
+    """Embeddings of the split's rows (in split order), from the cache where present
+    (`refresh`: recomputed and written back). `stats` collects what was computed now; `task`
+    is recorded with the cache file's use (`jetbench cache list` groups by it).
 
     Under torchrun, rank 0 computes and writes while the other ranks wait, then read.
     """
     rows = split.rows()
     if not use_cache:
-        return compute(encoder, split, np.unique(rows), device, batch_size, progress).select(rows)
-    path = cache_path(encoder, split)
+        return compute(encoder, split, np.unique(rows), device, batch_size, progress,
+                       stats).select(rows)
+    ident = identify(encoder)
+    path = _path(ident.name, ident.revision, split)
     if dd.world_size() > 1 and not dd.is_main():
         dd.barrier()
         return _read(path).select(rows)
-    with _locked(path):
+    with file_lock(path, what=f"the {ident.name} embeddings of {split.name}"):
         have = _read(path)
         need = np.unique(rows)
+        if refresh and have is not None:  # drop the requested rows; they are computed again
+            keep = np.flatnonzero(~np.isin(have.rows, need))
+            have = have.take(keep) if len(keep) else None
         missing = need if have is None else need[~np.isin(need, have.rows)]
         if len(missing):
-            new = compute(encoder, split, missing, device, batch_size, progress)
+            new = compute(encoder, split, missing, device, batch_size, progress, stats)
             have = new if have is None else Embeddings.merge([have, new])
             _write(path, have)
+        record_use(path, ident.name, task)
+    if len(missing):
+        enforce_cap(path)
     if dd.world_size() > 1:
         dd.barrier()
     return have.select(rows)

@@ -13,10 +13,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from jetbench.core.scales import PerScale
 from jetbench.protocols.base import Protocol
 from jetbench.protocols.data import RawSource, Split
 
-# Paper (DESIGN §6): AdamW 1e-4, wd 1e-5, batch 500, freeze 5k then ramp 5k (20k/20k for >= 1e7
+# Paper (docs/design.md, 'Protocols'): AdamW 1e-4, wd 1e-5, batch 500, freeze 5k then ramp 5k (20k/20k for >= 1e7
 # labels, 100/100 for <= 1e3). The task YAML sets batch size, epochs and patience. At cpu scale a
 # cell gets a fixed compute budget: `max_train_jets` = 21k jets processed with the backbone
 # training (one pass over the btag train split), on top of the frozen phase, whose steps cost a
@@ -32,7 +33,7 @@ from jetbench.protocols.data import RawSource, Split
 # head on btag, vertexing and trackid; measured at 21k labels, seed 0: 150 frozen + 30 ramp steps
 # took vertexing ARI 0.485 -> 0.564 (mpm_flow) and 0.489 -> 0.567 (scratch backbone), trackid
 # 0.475 -> 0.559 / 0.477 -> 0.555 (frozen heads: 0.553 / 0.549), for +6 s per cell.
-_FINETUNE = {
+_FINETUNE = PerScale({
     "smoke": dict(max_steps=10, batch_size=32, max_train_jets=0, lr=1e-3, weight_decay=1e-5,
                   warmup_steps=2, eval_every=5, min_eval_every=1, patience=2, val_max=128,
                   freeze_steps=2, ramp_steps=2, small_budget_freeze=1, large_budget_freeze=2,
@@ -45,7 +46,7 @@ _FINETUNE = {
                   weight_decay=1e-5, warmup_steps=1000, eval_every=1000, min_eval_every=1,
                   patience=10, val_max=100_000, freeze_steps=5000, ramp_steps=5000,
                   small_budget_freeze=100, large_budget_freeze=20_000, backbone_lr_scale=1.0),
-}
+}, "finetune protocol")
 
 
 class FinetuneProtocol(Protocol):
@@ -77,8 +78,8 @@ class ScratchProtocol(FinetuneProtocol):
 
     name = "scratch"
     version = 3
-    DEFAULTS = {scale: {**s, "freeze_steps": 0, "ramp_steps": 0, "backbone_lr_scale": 1.0}
-                for scale, s in _FINETUNE.items()}
+    DEFAULTS = PerScale({scale: {**s, "freeze_steps": 0, "ramp_steps": 0, "backbone_lr_scale": 1.0}
+                         for scale, s in _FINETUNE.items()}, "scratch protocol")
 
     def resolve(self, settings: dict[str, Any], budget: int | None) -> dict[str, Any]:
         return settings

@@ -10,13 +10,14 @@ from typing import Any
 
 import torch
 
+from jetbench.core.scales import PerScale
 from jetbench.protocols.base import Protocol
 from jetbench.protocols.data import EmbeddingSource, Split
 from jetbench.protocols.embeddings import embed
 
 # The task YAML sets batch size, epochs and patience. cpu: a head step on cached embeddings costs
 # ~1/3 of a fine-tuning step, so the head may see twice the fine-tuning jet budget for less time.
-_FROZEN = {
+_FROZEN = PerScale({
     "smoke": dict(max_steps=10, batch_size=32, max_train_jets=0, lr=1e-3, weight_decay=1e-5,
                   warmup_steps=2, eval_every=5, patience=2, val_max=128, embed_batch=64,
                   cache=True),
@@ -26,14 +27,15 @@ _FROZEN = {
     "paper": dict(max_steps=1_000_000, batch_size=500, max_train_jets=0, lr=1e-4,
                   weight_decay=1e-5, warmup_steps=1000, eval_every=1000, patience=10,
                   val_max=100_000, embed_batch=1000, cache=True),
-}
+}, "frozen protocol")
 # a linear probe: no hidden layer, larger step size (convex problem), no dropout to speak of
-_LINEAR = {scale: {**s, "lr": 1e-2, "weight_decay": 0.0, "linear_head": True}
-           for scale, s in _FROZEN.items()}
+_LINEAR = PerScale({scale: {**s, "lr": 1e-2, "weight_decay": 0.0, "linear_head": True}
+                    for scale, s in _FROZEN.items()}, "linear protocol")
 
 
 class FrozenProtocol(Protocol):
-    """Backbone in eval() with no gradients; the task head (DESIGN §6) trains on its outputs."""
+    """Backbone in eval() with no gradients; the task head (docs/design.md, 'Heads') trains on
+    its outputs."""
 
     name = "frozen"
     version = 2  # v2: the class-attention head without materialised keys/values (same function;
@@ -45,7 +47,9 @@ class FrozenProtocol(Protocol):
 
     def source(self, split: Split) -> Any:
         emb = embed(self.encoder, split, self.device, batch_size=int(self.settings["embed_batch"]),
-                    progress=self.progress, use_cache=bool(self.settings["cache"]))
+                    progress=self.progress,
+                    use_cache=bool(self.settings["cache"]) and self.use_cache,
+                    refresh=self.refresh_cache, stats=self.measured, task=self.task.name)
         return EmbeddingSource(emb.jet, emb.tokens, emb.offsets, self.targets(split.load()))
 
 

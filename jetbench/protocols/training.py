@@ -1,6 +1,7 @@
 """The one training loop every protocol uses, and prediction.
 
-Step-based: AdamW, linear warm-up then cosine decay; the backbone's learning rate is 0 for
+Step-based, on the shared toolkit (`jetbench.core.optim`): AdamW, linear warm-up then cosine
+decay; the backbone's learning rate is 0 for
 `freeze_steps` (it runs without gradients then, which also saves its backward pass) and ramps
 linearly to the head's over `ramp_steps`. Validation loss is measured every `eval_every` steps;
 training stops after `patience` evaluations without improvement and the best weights are restored.
@@ -9,17 +10,18 @@ training stops after `patience` evaluations without improvement and the best wei
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from jetbench.protocols import distributed as dd
+from jetbench.core import distributed as dd
+from jetbench.core.log import progress_bar
+from jetbench.core.optim import EarlyStopping, adamw, warmup_cosine
 from jetbench.protocols.data import batches
+from jetbench.tasks import TaskKind
 
 
 class TaskModel(nn.Module):
@@ -69,11 +71,7 @@ class TrainSettings:
 
     def lr_factor(self, step: int) -> float:
         """Warm-up then cosine to 1% of the peak."""
-        if step < self.warmup_steps:
-            return (step + 1) / self.warmup_steps
-        span = max(self.max_steps - self.warmup_steps, 1)
-        t = min((step - self.warmup_steps) / span, 1.0)
-        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t))
+        return warmup_cosine(step, self.warmup_steps, self.max_steps, floor=0.01)
 
     def backbone_factor(self, step: int) -> float:
         """0 while frozen, then a linear ramp up to `backbone_lr_scale` x the head's rate."""
@@ -125,7 +123,7 @@ def train(model: TaskModel, loss_fn: nn.Module, train_src: Any, val_src: Any, s:
     groups = [{"params": head_params, "lr": s.lr}]
     if backbone_params:
         groups.append({"params": backbone_params, "lr": 0.0})
-    opt = torch.optim.AdamW(groups, lr=s.lr, weight_decay=s.weight_decay)
+    opt = adamw(groups, s.lr, s.weight_decay, fused=False)
     params = head_params + backbone_params
     rng = np.random.default_rng(seed)
     val_idx = np.random.default_rng(seed + 1).permutation(len(val_src))[:s.val_max]
@@ -133,10 +131,10 @@ def train(model: TaskModel, loss_fn: nn.Module, train_src: Any, val_src: Any, s:
     global_bs = min(s.batch_size, len(train_src))
     hist = History()
     best_state = copy.deepcopy(model.state_dict())
-    bad_evals = 0
+    stopper = EarlyStopping(s.patience)
     queue: list[np.ndarray] = []
-    bar = tqdm(total=s.max_steps, desc=desc, unit="step", disable=not (progress and dd.is_main()),
-               leave=False)
+    bar = progress_bar(total=s.max_steps, desc=desc, unit="step",
+                       enabled=progress and dd.is_main(), leave=False)
     model.train()
     for step in range(s.max_steps):
         if not queue:
@@ -164,14 +162,12 @@ def train(model: TaskModel, loss_fn: nn.Module, train_src: Any, val_src: Any, s:
             v = validation_loss(model, loss_fn, val_src, val_idx, s.batch_size, device)
             hist.val_loss.append((step + 1, v))
             bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{v:.4f}")
-            if v < hist.best_val_loss - 1e-6:
-                hist.best_val_loss, hist.best_step, bad_evals = v, step + 1, 0
+            if stopper.update(v, step + 1):
+                hist.best_val_loss, hist.best_step = v, step + 1
                 best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad_evals += 1
             # never stop while the backbone has not had its full learning rate yet
             ramped = step + 1 >= s.freeze_steps + s.ramp_steps or not backbone_params
-            if s.checkpoint == "best" and bad_evals >= s.patience and ramped:
+            if s.checkpoint == "best" and stopper.exhausted and ramped:
                 break
     bar.close()
     if s.checkpoint == "best":
@@ -179,33 +175,17 @@ def train(model: TaskModel, loss_fn: nn.Module, train_src: Any, val_src: Any, s:
     return hist
 
 
-def to_scores(out: torch.Tensor, kind: str, binary: bool, mask: torch.Tensor) -> torch.Tensor:
-    """Logits -> probabilities: softmax over classes, sigmoid for binary jets and vertex pairs."""
-    if kind == "vertex_pair":
-        valid = mask[:, :, None] & mask[:, None, :]
-        valid &= ~torch.eye(mask.shape[1], dtype=torch.bool, device=mask.device)
-        return torch.sigmoid(out) * valid
-    if kind == "jet_class" and binary:
-        return torch.sigmoid(out)
-    probs = torch.softmax(out, dim=-1)
-    return probs * mask[..., None] if kind == "track_class" else probs
-
-
 @torch.no_grad()
-def predict(model: TaskModel, src: Any, kind: str, binary: bool, n_slots: int,
-            batch_size: int = 512, device: str = "cpu", progress: bool = False) -> np.ndarray:
-    """Scores for every item of `src`, in order; per-track outputs padded back to `n_slots`."""
+def predict(model: TaskModel, src: Any, kind: TaskKind, n_slots: int, batch_size: int = 512,
+            device: str = "cpu", progress: bool = False) -> np.ndarray:
+    """Scores for every item of `src`, in order: the kind's probabilities, per-track outputs padded
+    back to `n_slots`."""
     model.eval()
     outs = []
-    for idx in tqdm(batches(len(src), batch_size, None), desc="score", leave=False,
-                    disable=not progress):
+    for idx in progress_bar(batches(len(src), batch_size, None), desc="score", leave=False,
+                            enabled=progress):
         inputs, _ = src.get(idx, device)
         out, mask = model(inputs)
-        s = to_scores(out, kind, binary, mask).float().cpu()
-        if kind == "track_class":
-            s = torch.nn.functional.pad(s, (0, 0, 0, n_slots - s.shape[1]))
-        elif kind == "vertex_pair":
-            pad = n_slots - s.shape[1]
-            s = torch.nn.functional.pad(s, (0, pad, 0, pad))
-        outs.append(s.numpy())
+        s = kind.to_scores(out, mask).float().cpu()
+        outs.append(kind.pad_scores(s, n_slots).numpy())
     return np.concatenate(outs) if outs else np.zeros((0,), np.float32)

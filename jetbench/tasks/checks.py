@@ -1,5 +1,6 @@
 """Cross-field checks of a task definition: the ones a per-field schema cannot express
-(metrics known and fitting the head, main score among them, budgets that fit the train split, ...).
+(every scale defined, the kind's own rules, metrics known and fitting the kind, main score among
+them, budgets that fit the train split, ...).
 
 `check_task` returns the first problem as (field, message) so the registry can name the YAML file
 and the field in one line.
@@ -12,8 +13,11 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from jetbench.core.errors import unknown_name
+from jetbench.core.scales import SCALES
 from jetbench.data.format import dataset_info
-from jetbench.tasks.spec import HEAD_KIND, SCALES
+from jetbench.metrics.registry import METRICS
+from jetbench.tasks.budgets import budget_cap
+from jetbench.tasks.kinds import KINDS
 
 if TYPE_CHECKING:
     from jetbench.tasks.spec import TaskSpec
@@ -22,8 +26,7 @@ Problem = tuple[str, str] | None
 
 
 def check_task(spec: TaskSpec) -> Problem:
-    for check in (_check_scales, _check_head, _check_classes, _check_loss, _check_metrics,
-                  _check_binned, _check_budgets):
+    for check in (_check_scales, _check_kind, _check_metrics, _check_binned, _check_budgets):
         problem = check(spec)
         if problem:
             return problem
@@ -42,50 +45,12 @@ def _check_scales(spec: TaskSpec) -> Problem:
     return None
 
 
-def _check_head(spec: TaskSpec) -> Problem:
-    if spec.head != "jet_class" and not dataset_info(spec.dataset).has_tracks:
-        return "head", f"'{spec.head}' needs per-track truth; dataset '{spec.dataset}' has none"
-    return None
-
-
-def _check_classes(spec: TaskSpec) -> Problem:
-    labels = dataset_info(spec.dataset).labels
-    if spec.classes is not None:
-        if spec.head != "jet_class":
-            return "classes", "a class subset only applies to the jet_class head"
-        for c in spec.classes:
-            if c not in labels:
-                return "classes", str(unknown_name("class", c, labels))
-    if spec.cwola is not None:
-        if spec.head != "jet_class" or spec.classes is not None:
-            return "cwola", "CWoLa tasks use the jet_class head and no 'classes' list"
-        for key in ("background", "signal"):
-            c = getattr(spec.cwola, key)
-            if c not in labels:
-                return f"cwola.{key}", str(unknown_name("class", c, labels))
-        if spec.cwola.background == spec.cwola.signal:
-            return "cwola.signal", "signal and background must differ"
-    return None
-
-
-def _check_loss(spec: TaskSpec) -> Problem:
-    loss = spec.loss
-    if loss.class_weights is not None and len(loss.class_weights) != spec.n_classes:
-        return "loss.class_weights", (f"{len(loss.class_weights)} weights for "
-                                      f"{spec.n_classes} classes {list(spec.labels)}")
-    if loss.name == "bce" and (spec.head != "jet_class" or spec.n_classes != 2):
-        return "loss.name", "'bce' is for binary jet tasks (2 classes)"
-    if spec.head == "vertex_pair" and loss.name != "focal":
-        return "loss.name", "the vertex_pair head is trained with the 'focal' loss"
-    if spec.head != "vertex_pair" and loss.name == "focal":
-        return "loss.name", "'focal' is the vertex_pair loss"
-    return None
+def _check_kind(spec: TaskSpec) -> Problem:
+    return KINDS[spec.head].check(spec)
 
 
 def _check_metrics(spec: TaskSpec) -> Problem:
-    from jetbench.metrics.registry import METRICS
-
-    kind = HEAD_KIND[spec.head]
+    unit = KINDS[spec.head].unit
     seen = set()
     for i, ref in enumerate(spec.metrics):
         where = f"metrics.{i}"
@@ -95,9 +60,9 @@ def _check_metrics(spec: TaskSpec) -> Problem:
             return where, f"metric '{ref.name}' listed twice"
         seen.add(ref.name)
         metric = METRICS[ref.name]
-        if kind not in metric.kinds:
+        if unit not in metric.kinds:
             return where, (f"metric '{ref.name}' needs a {'/'.join(sorted(metric.kinds))} task, "
-                           f"this is a {kind} task (head '{spec.head}')")
+                           f"this is a {unit} task (head '{spec.head}')")
         try:
             opts = metric.parse_options(ref.options)
         except ValidationError as err:
@@ -114,8 +79,6 @@ def _check_metrics(spec: TaskSpec) -> Problem:
 
 
 def _check_binned(spec: TaskSpec) -> Problem:
-    from jetbench.metrics.registry import METRICS
-
     names = spec.metric_names
     for i, b in enumerate(spec.binned):
         if b.metric not in names:
@@ -131,11 +94,10 @@ def _check_budgets(spec: TaskSpec) -> Problem:
     for scale, s in spec.scales.items():
         if scale not in spec.data.scales:
             continue
+        cap = budget_cap(spec, scale)
         if spec.cwola is not None:
-            cap = spec.data.class_size(scale, "train", spec.cwola.signal)
             what = f"signal jets ({spec.cwola.signal}) in the train split"
         else:
-            cap = spec.data.split_size(scale, "train")
             what = "jets in the train split"
         if cap is not None and max(s.budgets) > cap:
             return f"scales.{scale}.budgets", (f"budget {max(s.budgets)} exceeds the {cap} {what} "

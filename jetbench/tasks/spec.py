@@ -1,10 +1,11 @@
-"""Typed task and dataset definitions: the schema of tasks/*.yaml (DESIGN §4).
+"""Typed task definitions: the schema of the task YAMLs (docs/design.md, 'Tasks').
 
-A `DataSpec` says where the jets of each split come from at each scale (generator calls — profile,
-classes, number of jets, seed — or real files pinned by sha256); a `TaskSpec` says what is learned
-from them (labels, head, loss), how it is scored (metrics, main score, binned metrics), and the
-label budgets, seeds and training settings per scale. Everything a result must say about "what was
-measured" comes from these objects, and `TaskSpec.hash()` identifies them.
+A `TaskSpec` says which jets a task uses (a `jetbench.datasets.DataSpec`, shared by name or
+inline), what is learned from them (kind of head, labels, loss), how it is scored (metrics, main
+score, binned metrics), and the label budgets, seeds and training settings per scale. Everything a
+result must say about "what was measured" comes from this object, and `TaskSpec.hash()`
+identifies it. What the `head:` value means (targets, head network, loss, scores) is the task's
+kind, `spec.kind` (`jetbench.tasks.kinds`).
 """
 
 from __future__ import annotations
@@ -14,141 +15,25 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     NonNegativeInt,
     PositiveInt,
-    Tag,
     field_validator,
     model_validator,
 )
 
 from jetbench.core.errors import unknown_name
 from jetbench.core.hashing import hash_json
-from jetbench.data.format import DATASETS, TRACK_TYPES, dataset_info
+from jetbench.core.scales import check_scale
+from jetbench.datasets.spec import DataSpec
+from jetbench.tasks.checks import check_task
+from jetbench.tasks.kinds import KINDS, TaskKind
 
-SCALES = ("smoke", "cpu", "paper")
-SPLITS = ("train", "val", "test")
-PRETRAIN_SPLIT = "pretrain"
-HEAD_KIND = {"jet_class": "jet", "track_class": "track", "vertex_pair": "vertex"}
 BIN_VARIABLES = ("n_sv", "n_tracks", "flavour")
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class GeneratedPart(_Model):
-    """One call of the embedded generator: `n` jets spread evenly over `classes` (default: all)."""
-
-    n: PositiveInt
-    seed: NonNegativeInt
-    classes: tuple[str, ...] | None = None
-
-
-class FilePart(_Model):
-    """A real data file (any format `jetbench.data.readers` reads), pinned by its sha256;
-    `start`/`stop` select a jet range so one file can feed disjoint splits."""
-
-    path: str
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    start: NonNegativeInt = 0
-    stop: PositiveInt | None = None
-
-    @model_validator(mode="after")
-    def _range(self) -> FilePart:
-        if self.stop is not None and self.stop <= self.start:
-            raise ValueError(f"stop ({self.stop}) must be larger than start ({self.start})")
-        return self
-
-
-def _part_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "file" if "path" in value else "generated"
-    return "file" if isinstance(value, FilePart) else "generated"
-
-
-Part = Annotated[Annotated[GeneratedPart, Tag("generated")] | Annotated[FilePart, Tag("file")],
-                 Discriminator(_part_kind)]
-
-
-class DataSpec(_Model):
-    """Split definitions of one dataset at every scale: {scale: {split: [parts]}}."""
-
-    name: str
-    dataset: str
-    profile: str | None = None
-    description: str = ""
-    scales: dict[str, dict[str, list[Part]]]
-
-    @field_validator("dataset")
-    @classmethod
-    def _known_dataset(cls, v: str) -> str:
-        if v not in DATASETS:
-            raise ValueError(str(unknown_name("dataset", v, DATASETS)))
-        return v
-
-    @field_validator("scales", mode="before")
-    @classmethod
-    def _single_part(cls, v: Any) -> Any:
-        """A split may be written as one part (a mapping) instead of a list of parts."""
-        if isinstance(v, dict):
-            return {s: ({k: ([p] if isinstance(p, dict) else p) for k, p in sp.items()}
-                        if isinstance(sp, dict) else sp) for s, sp in v.items()}
-        return v
-
-    @model_validator(mode="after")
-    def _check(self) -> DataSpec:
-        labels = dataset_info(self.dataset).labels
-        for scale, splits in self.scales.items():
-            if scale not in SCALES:
-                raise ValueError(f"field 'scales.{scale}': {unknown_name('scale', scale, SCALES)}")
-            for split in SPLITS:
-                if split not in splits:
-                    raise ValueError(f"field 'scales.{scale}.{split}': split missing")
-            for split, parts in splits.items():
-                if split not in (*SPLITS, PRETRAIN_SPLIT):
-                    raise ValueError(f"field 'scales.{scale}.{split}': "
-                                     f"{unknown_name('split', split, (*SPLITS, PRETRAIN_SPLIT))}")
-                if not parts:
-                    raise ValueError(f"field 'scales.{scale}.{split}': no parts")
-                for i, part in enumerate(parts):
-                    where = f"scales.{scale}.{split}.{i}"
-                    if isinstance(part, GeneratedPart):
-                        if self.profile is None:
-                            raise ValueError(f"field '{where}': generated parts need a 'profile'")
-                        for c in part.classes or ():
-                            if c not in labels:
-                                raise ValueError(f"field '{where}.classes': "
-                                                 f"{unknown_name('class', c, labels)}")
-        return self
-
-    def parts(self, scale: str, split: str) -> list[GeneratedPart | FilePart]:
-        if scale not in self.scales:
-            raise unknown_name("scale", scale, self.scales)
-        if split not in self.scales[scale]:
-            raise unknown_name(f"split of '{self.name}' at scale '{scale}'", split,
-                               self.scales[scale])
-        return list(self.scales[scale][split])
-
-    def split_size(self, scale: str, split: str) -> int | None:
-        """Jets in a split, or None when it reads real files (size known only once read)."""
-        parts = self.parts(scale, split)
-        if any(isinstance(p, FilePart) for p in parts):
-            return None
-        return sum(p.n for p in parts)
-
-    def class_size(self, scale: str, split: str, cls: str) -> int | None:
-        """Jets of class `cls` generated for a split (even split over each part's classes)."""
-        total = 0
-        labels = dataset_info(self.dataset).labels
-        for p in self.parts(scale, split):
-            if isinstance(p, FilePart):
-                return None
-            classes = p.classes or labels
-            if cls in classes:
-                total += p.n // len(classes)
-        return total
 
 
 class LossSpec(_Model):
@@ -226,8 +111,9 @@ class TaskSpec(_Model):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     version: PositiveInt
     description: str
+    summary: str = ""  # one line for `jetbench list tasks`
     data: DataSpec
-    head: Literal["jet_class", "track_class", "vertex_pair"]
+    head: str  # a kind of `jetbench.tasks.kinds.KINDS`
     classes: tuple[str, ...] | None = None
     cwola: CwolaSpec | None = None
     loss: LossSpec
@@ -255,10 +141,15 @@ class TaskSpec(_Model):
                 out.append(item)
         return out
 
+    @field_validator("head")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in KINDS:
+            raise ValueError(str(unknown_name("head", v, KINDS)))
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> TaskSpec:
-        from jetbench.tasks.checks import check_task
-
         problem = check_task(self)
         if problem:
             field, msg = problem
@@ -271,14 +162,13 @@ class TaskSpec(_Model):
         return self.data.dataset
 
     @property
+    def kind(self) -> TaskKind:
+        """What the task's `head:` means: targets, head network, loss, scores, metric inputs."""
+        return KINDS[self.head](self)
+
+    @property
     def labels(self) -> tuple[str, ...]:
-        if self.head == "track_class":
-            return TRACK_TYPES
-        if self.head == "vertex_pair":
-            return ("different_vertex", "same_vertex")
-        if self.cwola is not None:
-            return (self.cwola.background, self.cwola.signal)
-        return self.classes or dataset_info(self.dataset).labels
+        return KINDS[self.head].labels(self)
 
     @property
     def n_classes(self) -> int:
@@ -297,9 +187,7 @@ class TaskSpec(_Model):
         return {s: list(v.seeds) for s, v in self.scales.items()}
 
     def scale(self, scale: str) -> ScaleSpec:
-        if scale not in self.scales:
-            raise unknown_name("scale", scale, self.scales)
-        return self.scales[scale]
+        return self.scales[check_scale(scale)]
 
     def default_budget(self, scale: str) -> int:
         return self.scale(scale).default_budget
@@ -312,6 +200,6 @@ class TaskSpec(_Model):
 
     def hash(self) -> str:
         """Identity of the definition (everything but the free-text descriptions)."""
-        d = self.model_dump(mode="json", exclude={"description"})
+        d = self.model_dump(mode="json", exclude={"description", "summary"})
         d["data"].pop("description", None)
         return hash_json(d)

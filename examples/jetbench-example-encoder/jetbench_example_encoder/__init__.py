@@ -1,6 +1,6 @@
 """A DeepSets jet encoder as a jetbench plug-in: the smallest complete example of the contract.
 
-What jetbench needs from an encoder (DESIGN §5, checked by `jetbench validate-encoder`):
+What jetbench needs from an encoder (jetbench's docs/design.md, 'Encoders'; checked by `jetbench validate-encoder`):
 - subclass `jetbench.encoders.Encoder`, set `embed_dim` and `name`;
 - `encode(batch) -> (jet [B, D], tokens [B, P, D], mask [B, P])` on the tensor batch
   {"csts": float32 [B, P, 7] raw features, "csts_id": int64 [B, P], "mask": bool [B, P]};

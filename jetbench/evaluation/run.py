@@ -1,0 +1,164 @@
+"""One benchmark cell end to end, and the Python API `jetbench.evaluate`.
+
+`run_cell` plans the cell (`plan.plan_cell`: data made if missing, the encoder pretrained if it
+has no checkpoint, both cached), trains and scores it with the protocol, and writes the Result
+JSON atomically. A cell whose result exists with the same task, protocol, config, data-manifest
+and checkpoint hashes is not re-run (unless `force`, which also recomputes cached embeddings).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from jetbench.core import distributed as dd
+from jetbench.core.errors import JetbenchError
+from jetbench.core.log import get_logger
+from jetbench.core.threads import auto_threads
+from jetbench.evaluation.plan import DEFAULT_PROTOCOL, CellPlan, LoadedEncoder, plan_cell
+from jetbench.evaluation.provenance import provenance
+from jetbench.evaluation.results import Result, load_result, save_result
+from jetbench.metrics.predictions import Predictions
+from jetbench.protocols import Split
+from jetbench.tasks import list_tasks, score_predictions, task_targets
+from jetbench.tracking import Tracker, open_trackers
+
+
+@dataclass
+class CellOutcome:
+    result: Result
+    path: Path | None
+    skipped: bool
+
+
+def say(message: str) -> None:
+    """An info message, from the main process only (under torchrun every rank runs this)."""
+    if dd.is_main():
+        get_logger().info(message)
+
+
+def finished(plan: CellPlan) -> tuple[Result | None, str]:
+    """The cell's stored result if it exists with the same hashes; else why it must run."""
+    path = plan.out
+    if path is None or not path.exists():
+        return None, ""
+    try:
+        old = load_result(path)
+    except JetbenchError:
+        return None, f"{path} is not a valid result; re-running"
+    changed = [k for k, v in plan.hashes.items() if getattr(old.provenance, k) != v]
+    if changed:
+        return None, f"{path} was measured with different {', '.join(changed)}; re-running"
+    return old, ""
+
+
+def execute(plan: CellPlan, progress: bool = True) -> Result:
+    """Train and score a planned cell; returns its Result (not written)."""
+    spec, proto, cell = plan.spec, plan.proto, plan.cell
+    t0 = time.perf_counter()
+    torch.manual_seed(cell.seed)
+    np.random.seed(cell.seed)
+    splits = {"train": Split.from_store("train", plan.paths["train"], plan.idx),
+              "val": Split.from_store("val", plan.paths["val"]),
+              "test": Split.from_store("test", plan.paths["test"])}
+    proto.fit(plan.encoder.model, spec, splits["train"], splits["val"], seed=cell.seed,
+              device=plan.device, progress=progress)
+    t_fit = time.perf_counter() - t0
+    scores = proto.score(splits["test"])
+    test = splits["test"].load()  # the batch `score` loaded (a Split keeps it)
+    # scored at the precision the predictions file stores, so the file reproduces the metrics
+    preds = Predictions.from_arrays(spec.kind.unit, spec.labels, task_targets(spec, test), scores,
+                                    test.labels, splits["test"].rows(), test.mask, test.vtx_id)
+    ts = score_predictions(spec, preds, seed=cell.seed)
+    t_total = time.perf_counter() - t0
+    run_info = {"fit_s": round(t_fit, 2), "score_s": round(t_total - t_fit, 2),
+                **proto.run_info(), "n_val": len(splits["val"]), "n_test": len(test),
+                "threads": torch.get_num_threads(), "world_size": dd.world_size()}
+    ident = plan.encoder.identity
+    result = Result(
+        encoder=cell.encoder, encoder_revision=ident.revision, task=spec.name,
+        task_version=spec.version, protocol=proto.name, protocol_version=proto.version,
+        scale=cell.scale, budget=cell.budget, seed=cell.seed, main_score=spec.main_score,
+        metrics=ts.metrics, binned=ts.binned, stderr=ts.stderr, n_params=ident.n_params,
+        encoder_info=ident, wall_time_s=round(t_total, 3),
+        created=datetime.now(timezone.utc).isoformat(),
+        provenance=provenance(**plan.hashes, device=plan.device),
+        config={**plan.config, "run": run_info})
+    result._predictions = preds  # written next to the JSON by save_result
+    return result
+
+
+def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *,
+             budget: int | None = None, seed: int = 0, scale: str = "cpu", device: str = "auto",
+             results_dir: str | Path | None = None, force: bool = False, progress: bool = True,
+             threads: int | None = None, overrides: dict[str, Any] | None = None,
+             encoders: dict[str, LoadedEncoder] | None = None, cache: bool = True,
+             tracker: Tracker | None = None) -> CellOutcome:
+    """Run (or find already done) one cell; write its Result JSON under `results_dir` if given.
+
+    `cache=False`: frozen/linear embeddings are computed in memory, no cache file is written.
+    The result also goes to `tracker`, or to the backends `--track`/JETBENCH_TRACK selects."""
+    torch.set_num_threads(auto_threads(threads))
+    t0 = time.perf_counter()
+    plan = plan_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale,
+                     device=device, results_dir=results_dir, progress=progress,
+                     overrides=overrides, encoders=encoders)
+    dd.setup(plan.device)  # after pretraining, which sets up and tears down its own group
+    if not force:
+        old, why = finished(plan)
+        if old is not None:
+            say(f"{plan.out.name} already done with the same hashes; not re-running "
+                "(--force to redo)")
+            return CellOutcome(old, plan.out, True)
+        if why:
+            say(why)
+    plan.proto.refresh_cache = force
+    plan.proto.use_cache = cache
+    if time.perf_counter() - t0 > 30:  # data generation or pretraining ran: look at the machine again
+        torch.set_num_threads(auto_threads(threads))
+    result = execute(plan, progress)
+    out = plan.out
+    if results_dir is not None and dd.is_main():
+        out = save_result(result, results_dir)
+    if dd.is_main():
+        _track(result, tracker)
+    return CellOutcome(result, out, False)
+
+
+def _track(result: Result, tracker: Tracker | None) -> None:
+    """One tracking run per scored cell (named by its cell id), or the caller's tracker."""
+    if tracker is not None:
+        tracker.log_result(result)
+        return
+    with open_trackers(result.cell_id(), params=result.config) as trackers:
+        trackers.log_result(result)
+
+
+def evaluate(model: str | nn.Module, tasks: list[str] | str | None = None,
+             protocol: str = DEFAULT_PROTOCOL, scale: str = "cpu", budget: int | None = None,
+             seed: int = 0, device: str = "auto", results_dir: str | Path | None = None,
+             force: bool = False, progress: bool = True, cache: bool = True,
+             tracker: Tracker | None = None) -> list[Result]:
+    """Benchmark an encoder (a registered name, or an in-memory `Encoder` from a training loop)
+    on tasks; returns one Result per task. Results are written only when `results_dir` is given.
+
+    From a training loop: `cache=False` keeps frozen/linear embeddings in memory (a changing
+    model would otherwise add a cache file per call), and `tracker` (any object with the
+    `jetbench.tracking.Tracker` methods, e.g. your own W&B wrapper) receives each result.
+
+    An in-memory model is never modified: `finetune`/`scratch` train a copy, `frozen`/`linear`
+    embed in eval mode and restore its train/eval state.
+    """
+    names = [t.name for t in list_tasks()] if tasks is None else (
+        [tasks] if isinstance(tasks, str) else list(tasks))
+    return [run_cell(model, t, protocol, budget=budget, seed=seed, scale=scale, device=device,
+                     results_dir=results_dir, force=force, progress=progress, cache=cache,
+                     tracker=tracker).result
+            for t in names]
