@@ -125,9 +125,9 @@ def test_version_and_hash_mismatch_flagged():
     assert mixed.flags == ["ignored 1 stale seed(s)"]
     assert not o.complete and o.status == "incomplete (2 stale)" and o.mean_rank is None
     md = to_markdown(lb)
-    assert "0.500 ± 0.000 †" in md and "task jetclass v1 (current v2)" in md
+    assert "0.500 ± 0.000 §" in md and "task jetclass v1 (current v2)" in md
     tex = to_latex(lb)
-    assert r"$^\dagger$" in tex and r"\toprule" in tex and r"\bottomrule" in tex
+    assert r"0.500 $\pm$ 0.000 $^\S$" in tex and r"\toprule" in tex and r"\bottomrule" in tex
 
 
 def test_unknown_definitions_noted_not_flagged_and_outside_grid_counted():

@@ -82,19 +82,25 @@ PROBE = """<script>
   var enc = t.tHead.rows[0].cells[0];
   enc.dispatchEvent(new MouseEvent("click", {bubbles: true}));
   out.by_encoder = order();
-  var pre = document.createElement("pre");
-  pre.id = "probe"; pre.textContent = JSON.stringify(out);
-  document.body.appendChild(pre);
+  REPORT
 })();
 </script>
 </body>"""
 
 
-def _run_probe(chromium: str, page: str, column: int, tmp_path: Path) -> dict:
+REPORT = """var pre = document.createElement("pre");
+  pre.id = "probe"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);"""
+
+
+def _run_probe(chromium: str, page: str, column: int, tmp_path: Path, probe: str = PROBE,
+               flags: tuple[str, ...] = ()) -> dict:
+    """Load `page` with `probe` appended in headless Chromium; the probe's JSON report."""
     probe_page = tmp_path / "probe.html"
-    probe_page.write_text(page.replace("</body>", PROBE.replace("COL", str(column)), 1))
+    script = probe.replace("COL", str(column)).replace("REPORT", REPORT)
+    probe_page.write_text(page.replace("</body>", script, 1))
     with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+        proc = subprocess.run([chromium, *CHROMIUM_FLAGS, *flags, f"--user-data-dir={profile}",
                                "--dump-dom", probe_page.as_uri()],
                               capture_output=True, text=True, timeout=120)
     m = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)
@@ -150,3 +156,43 @@ def test_chromium_keeps_missing_cells_last(chromium, tmp_path):
     out = _run_probe(chromium, to_html(lb), 4, tmp_path)
     assert out["first"][-1] == "partial/frozen" and out["second"][-1] == "partial/frozen"
     assert out["first_keys"][-1] == "" and out["second_keys"][-1] == ""
+
+
+FILTER_PROBE = """<script>
+(function () {
+  var t = document.getElementById("leaderboard"), form = document.getElementById("filters");
+  function visibleRows() {
+    return Array.prototype.filter.call(t.tBodies[0].rows, function (r) {
+      return r.getBoundingClientRect().height > 0;
+    }).map(function (r) { return r.cells[0].textContent + "/" + r.cells[1].textContent; });
+  }
+  function visibleHeaders() {
+    return Array.prototype.filter.call(t.tHead.rows[0].cells, function (c) {
+      return c.getBoundingClientRect().width > 0;
+    }).map(function (c) { return c.textContent; });
+  }
+  var wrap = t.parentNode;
+  var out = {form_shown: !form.hidden, n_headers: visibleHeaders().length,
+             page_fits: document.documentElement.scrollWidth <= window.innerWidth + 1,
+             table_scrolls: wrap.scrollWidth > wrap.clientWidth};
+  var box = form.querySelector('input[data-protocol="frozen"]');
+  box.checked = false; box.dispatchEvent(new Event("change", {bubbles: true}));
+  out.rows_without_frozen = visibleRows();
+  var task = form.querySelector('input[data-task="vertexing"]');
+  task.checked = false; task.dispatchEvent(new Event("change", {bubbles: true}));
+  out.headers_without_vertexing = visibleHeaders();
+  REPORT
+})();
+</script>
+</body>"""
+
+
+def test_chromium_filters_and_narrow_window(chromium, tmp_path):
+    out = _run_probe(chromium, to_html(_leaderboard()), 0, tmp_path, FILTER_PROBE,
+                     ("--window-size=480,900",))
+    assert out["form_shown"] and out["n_headers"] == 3 + 3 + 2
+    # a 480 px window: the page does not overflow, the table scrolls inside its box
+    assert out["page_fits"] and out["table_scrolls"]
+    assert out["rows_without_frozen"] == ["good/finetune", "weak/finetune"]
+    assert not any("vertexing" in h for h in out["headers_without_vertexing"])
+    assert any("jetclass" in h for h in out["headers_without_vertexing"])

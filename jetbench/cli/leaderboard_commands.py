@@ -11,6 +11,7 @@ import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import app, list_app
+from jetbench.core import preflight
 from jetbench.core.paths import results_dir
 
 
@@ -21,16 +22,22 @@ def leaderboard(
     benchmark: str = typer.Option("jetbench-core-v1", "--benchmark",
                                   help="Benchmark name (see `jetbench list benchmarks`) or YAML."),
     out: Path = typer.Option(Path("leaderboard"), "--out", help="Output folder."),
-    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write score-vs-labels PNGs."),
+    plots: bool = typer.Option(True, "--plots/--no-plots",
+                               help="Write score-vs-labels and ROC PNGs."),
+    reference: str = typer.Option("scratch", "--reference",
+                                  help="Encoder whose row (same protocol) is the random-init "
+                                       "baseline of the significance marks."),
+    n_boot: int = typer.Option(1000, "--n-boot", min=50,
+                               help="Bootstrap resamples of the test jets per column."),
 ) -> None:
-    """Aggregate results into a benchmark's tables (md, tex, csv), HTML page and plots."""
-    from jetbench.core import preflight
+    """Aggregate results into a benchmark's tables (md, tex, csv), HTML page and plots, with
+    standard errors and paired significance tests from the results' predictions files."""
     from jetbench.leaderboard import build_leaderboard  # lazy: torch (via evaluation); --help fast
     from jetbench.leaderboard.render import wide_table  # lazy: torch (via evaluation)
 
     preflight.check_output_dir(out, "leaderboard folder")
-
-    outputs = build_leaderboard(results or results_dir(), benchmark, out, plots=plots)
+    outputs = build_leaderboard(results or results_dir(), benchmark, out, plots=plots,
+                                reference=reference, n_boot=n_boot)
     lb = outputs.leaderboard
     n_complete = sum(r.complete for r in lb.rows)
     print(f"{lb.benchmark.label}: {len(lb.rows)} rows ({n_complete} complete) "

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_json
@@ -40,6 +40,14 @@ class Provenance(BaseModel):
     hostname: str | None = None
 
 
+class PredictionsRef(BaseModel):
+    """The per-jet test predictions file next to a result JSON (`jetbench.metrics.predictions`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str  # file name, in the JSON's folder
+    sha256: str
+
+
 class Result(BaseModel):
     """One benchmark cell's outcome."""
 
@@ -64,6 +72,9 @@ class Result(BaseModel):
     created: str
     provenance: Provenance
     config: dict[str, Any] = Field(default_factory=dict)
+    predictions: PredictionsRef | None = None  # None: made before predictions were kept
+    # the test predictions of a cell just run; `save_result` writes them next to the JSON
+    _predictions: Any = PrivateAttr(default=None)
 
     @property
     def score(self) -> float:
@@ -78,8 +89,15 @@ class Result(BaseModel):
 
 
 def save_result(result: Result, results_dir: str | os.PathLike) -> Path:
-    """Write the result JSON atomically under its cell name; return the path."""
+    """Write the result JSON atomically under its cell name; return the path.
+
+    A result carrying its test predictions gets them written first, as `<cell>.npz` beside the
+    JSON, and the JSON records that file's name and sha256.
+    """
     path = result.cell.path(results_dir)
+    if result._predictions is not None:
+        npz = path.with_suffix(".npz")
+        result.predictions = PredictionsRef(file=npz.name, sha256=result._predictions.save(npz))
     write_json(path, result.model_dump(mode="json"))
     return path
 

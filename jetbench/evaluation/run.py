@@ -25,8 +25,9 @@ from jetbench.core.threads import auto_threads
 from jetbench.evaluation.plan import DEFAULT_PROTOCOL, CellPlan, LoadedEncoder, plan_cell
 from jetbench.evaluation.provenance import provenance
 from jetbench.evaluation.results import Result, load_result, save_result
+from jetbench.metrics.predictions import Predictions
 from jetbench.protocols import Split
-from jetbench.tasks import list_tasks, score_task, task_targets
+from jetbench.tasks import list_tasks, score_predictions, task_targets
 from jetbench.tracking import Tracker, open_trackers
 
 
@@ -72,13 +73,16 @@ def execute(plan: CellPlan, progress: bool = True) -> Result:
     t_fit = time.perf_counter() - t0
     scores = proto.score(splits["test"])
     test = splits["test"].load()  # the batch `score` loaded (a Split keeps it)
-    ts = score_task(spec, task_targets(spec, test), scores, test, seed=cell.seed)
+    # scored at the precision the predictions file stores, so the file reproduces the metrics
+    preds = Predictions.from_arrays(spec.kind.unit, spec.labels, task_targets(spec, test), scores,
+                                    test.labels, splits["test"].rows(), test.mask, test.vtx_id)
+    ts = score_predictions(spec, preds, seed=cell.seed)
     t_total = time.perf_counter() - t0
     run_info = {"fit_s": round(t_fit, 2), "score_s": round(t_total - t_fit, 2),
                 **proto.run_info(), "n_val": len(splits["val"]), "n_test": len(test),
                 "threads": torch.get_num_threads(), "world_size": dd.world_size()}
     ident = plan.encoder.identity
-    return Result(
+    result = Result(
         encoder=cell.encoder, encoder_revision=ident.revision, task=spec.name,
         task_version=spec.version, protocol=proto.name, protocol_version=proto.version,
         scale=cell.scale, budget=cell.budget, seed=cell.seed, main_score=spec.main_score,
@@ -87,6 +91,8 @@ def execute(plan: CellPlan, progress: bool = True) -> Result:
         created=datetime.now(timezone.utc).isoformat(),
         provenance=provenance(**plan.hashes, device=plan.device),
         config={**plan.config, "run": run_info})
+    result._predictions = preds  # written next to the JSON by save_result
+    return result
 
 
 def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *,

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,10 +40,26 @@ class Entry:
     mean: float | None = None
     std: float | None = None  # sample std (ddof = 1); None for fewer than two seeds
     flags: list[str] = field(default_factory=list)
+    # filled by `jetbench.leaderboard.noise` (standard error, significance; see its docs)
+    se: float | None = None  # standard error of the seed mean
+    se_test: float | None = None  # its test-set part
+    se_seed: float | None = None  # its seed-spread part
+    se_method: str = ""  # "bootstrap" (from predictions files), "stored" or "seeds" (fallbacks)
+    group: int | None = None  # rank group in the column (1 = not told apart from the best)
+    p_best: float | None = None  # adjusted p (Benjamini-Hochberg) vs the column's best row
+    p_ref: float | None = None  # adjusted p vs the reference (random-init) row
+    diff_ref: float | None = None  # mean - reference mean over common seeds
+    # the results behind `seeds` and their JSON paths (not written to the summary)
+    results: list[Result] = field(default_factory=list, repr=False)
+    paths: list[Path | None] = field(default_factory=list, repr=False)
 
     @property
     def n_seeds(self) -> int:
         return len(self.seeds)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("results", "paths")}
 
 
 @dataclass
@@ -76,6 +94,10 @@ class Leaderboard:
     notes: list[str]
     n_results: int  # results read
     n_used: int  # results inside the benchmark grid
+    reference: str = "scratch"  # encoder whose row (same protocol) is the random-init reference
+    alpha: float = 0.05  # significance level of the rank groups and marks
+    significance: set[tuple[str, int]] = field(default_factory=set)  # columns with paired tests
+    working_points: list[dict[str, Any]] = field(default_factory=list)  # see noise/roc modules
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form (also what the HTML page embeds)."""
@@ -87,9 +109,13 @@ class Leaderboard:
                 "encoder": r.encoder, "protocol": r.protocol, "revisions": r.revisions,
                 "n_params": r.n_params, "mean_rank": r.mean_rank, "status": r.status,
                 "complete": r.complete, "flags": r.flags,
-                "cells": [asdict(r.cells[c]) for c in self.columns],
+                "cells": [r.cells[c].to_dict() for c in self.columns],
             } for r in self.rows],
             "notes": self.notes, "n_results": self.n_results, "n_used": self.n_used,
+            "reference": self.reference, "alpha": self.alpha,
+            "significance": [{"task": t, "budget": b} for t, b in self.columns
+                             if (t, b) in self.significance],
+            "working_points": self.working_points,
         }
 
 
@@ -110,7 +136,8 @@ def staleness(r: Result, defs: Definitions) -> list[str]:
     return out
 
 
-def _fill_cell(cell: Entry, results: list[Result], defs: Definitions, min_seeds: int) -> None:
+def _fill_cell(cell: Entry, results: list[Result], defs: Definitions, min_seeds: int,
+               paths: dict[int, Path]) -> None:
     by_cell: dict[Cell, list[Result]] = defaultdict(list)  # the entry's results, one cell per seed
     for r in results:
         by_cell[r.cell].append(r)
@@ -134,6 +161,8 @@ def _fill_cell(cell: Entry, results: list[Result], defs: Definitions, min_seeds:
             continue
         cell.seeds.append(r.seed)
         cell.scores.append(float(value))
+        cell.results.append(r)
+        cell.paths.append(paths.get(id(r)))
     if not cell.scores:
         cell.status = MISSING
         return
@@ -144,6 +173,30 @@ def _fill_cell(cell: Entry, results: list[Result], defs: Definitions, min_seeds:
         cell.status = STALE
     else:
         cell.status = OK if arr.size >= min_seeds else FEW_SEEDS
+    json_error(cell)
+
+
+def json_error(cell: Entry) -> None:
+    """SE from the result JSONs alone: the mean stored per-seed bootstrap error (test set) and the
+    seed spread, SE^2 = se_stored^2 + s^2/S ('stored'; 'seeds' when no error is stored).
+
+    Without resamples shared by the seeds, the test-jet noise inside the seed spread cannot be
+    taken out, so this counts it twice and errs on the large side. `noise.annotate` replaces it
+    with the bootstrap SE wherever predictions files exist.
+    """
+    if cell.mean is None:
+        return
+    var_seed = cell.std ** 2 / cell.n_seeds if cell.std is not None else None
+    stored = [r.stderr.get(r.main_score) for r in cell.results]
+    cell.se_test = None
+    cell.se_method = "seeds"
+    if stored and all(s is not None and math.isfinite(s) for s in stored):
+        cell.se_test, cell.se_method = float(np.mean(stored)), "stored"
+    cell.se_seed = None if var_seed is None else math.sqrt(var_seed)
+    if cell.se_test is None and var_seed is None:
+        cell.se = None
+    else:
+        cell.se = math.sqrt((cell.se_test or 0.0) ** 2 + (var_seed or 0.0))
 
 
 def _rank(rows: list[Row], columns: list[tuple[str, int]]) -> None:
@@ -160,8 +213,14 @@ def _rank(rows: list[Row], columns: list[tuple[str, int]]) -> None:
         r.mean_rank = float(rr)
 
 
-def aggregate(results: list[Result], bench: Benchmark, defs: Definitions) -> Leaderboard:
-    """Build the leaderboard of `bench` from `results`, judged against the definitions `defs`."""
+def aggregate(results: list[Result], bench: Benchmark, defs: Definitions,
+              paths: Sequence[Path | None] | None = None) -> Leaderboard:
+    """Build the leaderboard of `bench` from `results`, judged against the definitions `defs`.
+
+    `paths` (parallel to `results`) are the JSON files, kept on each cell so its predictions
+    files can be found next to them.
+    """
+    where = {id(r): p for r, p in zip(results, paths or [], strict=False) if p is not None}
     budgets, notes = resolve_budgets(bench, defs)
     notes = list(defs.notes) + notes
     columns = [(t, b) for t in bench.tasks for b in budgets[t]]
@@ -193,7 +252,7 @@ def aggregate(results: list[Result], bench: Benchmark, defs: Definitions) -> Lea
             row.flags.append("mixed encoder revisions: " + ", ".join(row.revisions))
         row.n_params = max(r.n_params for r in used)
         for col, rs in cells_in.items():
-            _fill_cell(row.cells[col], rs, defs, bench.min_seeds)
+            _fill_cell(row.cells[col], rs, defs, bench.min_seeds, where)
             main_scores[col[0]].update(r.main_score for r in rs)
         rows.append(row)
     for task, counter in main_scores.items():

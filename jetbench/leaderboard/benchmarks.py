@@ -81,6 +81,19 @@ BENCHMARKS: dict[str, Benchmark] = {
                         "(the task's default at the cpu scale): the quick leaderboard.",
         ),
         Benchmark(
+            name="jetbench-core-lite-v2", version=2, scale="cpu", tasks=CORE_TASKS,
+            protocols=("frozen", "linear", "finetune"), budget_rule="default", min_seeds=3,
+            description="The five core tasks at the task's default cpu budget, frozen, linear "
+                        "probe and fine-tuned, three seeds per cell (enough for a paired test).",
+        ),
+        Benchmark(
+            name="jetbench-jetclass-labels-v1", version=1, scale="cpu", tasks=("jetclass",),
+            protocols=("frozen", "linear", "finetune"), budgets={"jetclass": (100, 1000, 10000)},
+            min_seeds=3,
+            description="JetClass accuracy against the number of labelled jets (100 / 1k / 10k): "
+                        "where pretraining should help most.",
+        ),
+        Benchmark(
             name="jetbench-smoke-v1", version=1, scale="smoke", tasks=CORE_TASKS,
             protocols=("frozen", "finetune"), min_seeds=1,
             description="Smoke-scale run of the core grid: checks the plumbing, not the physics.",

@@ -1,9 +1,11 @@
 """Leaderboard -> one self-contained static HTML page (inline CSS and JS, plots as data URIs).
 
 The table is rendered in the HTML itself, so the page reads fine with scripts off; the inline
-script only adds sorting (click a header to sort, click again to reverse; empty cells stay last).
-No network asset of any kind, so the page works from a file:// URL, an archive or an air-gapped
-cluster.
+script only adds sorting (click a header to sort, click again to reverse; empty cells stay last)
+and the task / protocol filters (hidden without scripts, where they could not work). The table
+scrolls inside its own box, so a wide benchmark never widens the page. Figures are embedded, and
+each links to its PNG in `plots/` for full size. No network asset of any kind, so the page works
+from a file:// URL, an archive or an air-gapped cluster.
 """
 
 from __future__ import annotations
@@ -17,20 +19,39 @@ from pathlib import Path
 
 from jetbench.core.files import write_text
 from jetbench.leaderboard.aggregate import OK, Leaderboard
-from jetbench.leaderboard.render import best_cells, cell_text, column_headers, footnotes
+from jetbench.leaderboard.render import (
+    best_cells,
+    budget_label,
+    cell_text,
+    column_headers,
+    footnotes,
+    working_point_rows,
+)
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1b1f24}
-h1{font-size:1.5rem;margin-bottom:.2rem} .sub{color:#57606a;margin-top:0}
-table{border-collapse:collapse;font-size:.88rem;margin:1rem 0}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#1b1f24}
+h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:1.6rem}
+.sub{color:#57606a;margin-top:0}
+.wrap{max-width:100%;max-height:75vh;overflow:auto;border:1px solid #d0d7de;border-radius:6px}
+table{border-collapse:collapse;font-size:.86rem}
 th,td{border-bottom:1px solid #d0d7de;padding:.35rem .6rem;text-align:right;white-space:nowrap}
-th{cursor:pointer;user-select:none;background:#f6f8fa;position:sticky;top:0}
+th{cursor:pointer;user-select:none;background:#f6f8fa;position:sticky;top:0;z-index:1}
 th:hover{background:#eaeef2} td.t,th.t{text-align:left}
+#leaderboard td:first-child,#leaderboard th:first-child{position:sticky;left:0;z-index:2;
+ background:#fff;box-shadow:1px 0 0 #d0d7de} #leaderboard th:first-child{background:#f6f8fa;z-index:3}
 th[aria-sort=ascending]::after{content:" \\25B2"} th[aria-sort=descending]::after{content:" \\25BC"}
 td.best{font-weight:700} td.missing{color:#8c959f} td.stale{color:#9a6700}
-tr.incomplete td{background:#fff8f0} .notes{font-size:.82rem;color:#57606a;max-width:70rem}
+tr.incomplete td,#leaderboard tr.incomplete td:first-child{background:#fff8f0}
+.notes{font-size:.82rem;color:#57606a;max-width:70rem}
+#filters{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;margin:.8rem 0;font-size:.88rem}
+#filters fieldset{border:1px solid #d0d7de;border-radius:6px;padding:.2rem .7rem}
+#filters label{margin-right:.7rem;white-space:nowrap}
 .plots{display:flex;flex-wrap:wrap}
-.plots img{max-width:32rem;margin:.5rem;border:1px solid #d0d7de}
+.plots figure{margin:.5rem} .plots img{max-width:min(34rem,92vw);border:1px solid #d0d7de}
+.plots figcaption{font-size:.8rem;color:#57606a}
+.wp table{margin:.4rem 0 1rem}
+@media (max-width:40rem){body{margin:.6rem} th,td{padding:.3rem .4rem}}
 """
 
 JS = """
@@ -67,31 +88,75 @@ JS = """
     th.addEventListener("click", function () { sortBy(idx); });
     th.addEventListener("keydown", function (e) { if (e.key === "Enter") { sortBy(idx); } });
   });
+  var form = document.getElementById("filters");
+  if (!form) { return; }
+  form.hidden = false;
+  function shown(kind) {
+    var on = {};
+    Array.prototype.forEach.call(form.querySelectorAll("input[data-" + kind + "]"),
+      function (box) { on[box.getAttribute("data-" + kind)] = box.checked; });
+    return on;
+  }
+  function apply() {
+    var tasks = shown("task"), protocols = shown("protocol");
+    Array.prototype.forEach.call(table.querySelectorAll("[data-task]"), function (cell) {
+      cell.hidden = tasks[cell.getAttribute("data-task")] === false;
+    });
+    Array.prototype.forEach.call(tbody.rows, function (row) {
+      row.hidden = protocols[row.getAttribute("data-protocol")] === false;
+    });
+  }
+  form.addEventListener("change", apply);
+  apply();
 })();
 """
 
 
-def _td(text: str, sort: str | float | None, cls: str = "", title: str = "") -> str:
+def _td(text: str, sort: str | float | None, cls: str = "", title: str = "",
+        task: str = "") -> str:
     s = "" if sort is None else str(sort)
     attrs = f' data-sort="{html.escape(s)}"'
     if cls:
         attrs += f' class="{cls}"'
     if title:
         attrs += f' title="{html.escape(title)}"'
+    if task:
+        attrs += f' data-task="{html.escape(task)}"'
     return f"<td{attrs}>{html.escape(text)}</td>"
 
 
-def _th(text: str, kind: str, first: str = "ascending", cls: str = "") -> str:
+def _th(text: str, kind: str, first: str = "ascending", cls: str = "", task: str = "") -> str:
     c = f' class="{cls}"' if cls else ""
-    return (f'<th scope="col" data-type="{kind}" data-first="{first}"{c}>'
+    t = f' data-task="{html.escape(task)}"' if task else ""
+    return (f'<th scope="col" data-type="{kind}" data-first="{first}"{c}{t}>'
             f"{html.escape(text)}</th>")
+
+
+def _num(x: float | None, fmt: str) -> str:
+    return "—" if x is None or x != x else format(x, fmt)
+
+
+def _tip(c) -> str:
+    """Tooltip of a score cell: seeds, error parts, rank group, p-values, flags."""
+    if not c.seeds:
+        return "; ".join(c.flags)
+    parts = [f"seeds {c.seeds}"]
+    if c.se is not None:
+        parts.append(f"SE {_num(c.se, '.3g')} (test {_num(c.se_test, '.3g')}, seeds "
+                     f"{_num(c.se_seed, '.3g')}; {c.se_method})")
+    if c.group is not None:
+        parts.append(f"rank group {c.group}, p vs best {_num(c.p_best, '.3g')}")
+    if c.p_ref is not None:
+        parts.append(f"vs random init {c.diff_ref:+.4g}, p {_num(c.p_ref, '.3g')}")
+    return "; ".join(parts + c.flags)
 
 
 def table_html(lb: Leaderboard) -> str:
     best = best_cells(lb)
     head = [_th("encoder", "text", cls="t"), _th("protocol", "text", cls="t"),
             _th("params", "num", "descending")]
-    head += [_th(h, "num", "descending") for h in column_headers(lb)]
+    head += [_th(h, "num", "descending", task=t) for h, (t, _) in zip(column_headers(lb),
+                                                                        lb.columns, strict=True)]
     head += [_th("mean rank", "num"), _th("status", "text", cls="t")]
     body = []
     for i, r in enumerate(lb.rows):
@@ -101,20 +166,63 @@ def table_html(lb: Leaderboard) -> str:
         for j, col in enumerate(lb.columns):
             c = r.cells[col]
             cls = "best" if (i, j) in best else "" if c.status == OK else c.status.replace("-", "")
-            tip = f"seeds {c.seeds}; " + "; ".join(c.flags) if c.seeds else "; ".join(c.flags)
-            tds.append(_td(cell_text(c), c.mean, cls, tip))
+            tds.append(_td(cell_text(c, lb.alpha), c.mean, cls, _tip(c), col[0]))
         tds += [_td("—" if r.mean_rank is None else f"{r.mean_rank:.2f}", r.mean_rank),
                 _td(r.status, r.status, "t", "; ".join(r.flags))]
         row_cls = "" if r.complete else ' class="incomplete"'
-        body.append(f"<tr{row_cls}>" + "".join(tds) + "</tr>")
+        proto = f' data-protocol="{html.escape(r.protocol)}"'
+        body.append(f"<tr{row_cls}{proto}>" + "".join(tds) + "</tr>")
     return ('<table id="leaderboard">\n<thead><tr>' + "".join(head) + "</tr></thead>\n<tbody>\n"
             + "\n".join(body) + "\n</tbody>\n</table>")
 
 
-def _img(path: Path) -> str:
+def filters_html(lb: Leaderboard) -> str:
+    """Task and protocol checkboxes (hidden until the script shows them)."""
+    def boxes(kind: str, names: list[str]) -> str:
+        return "".join(f'<label><input type="checkbox" checked data-{kind}="{html.escape(n)}"> '
+                       f"{html.escape(n)}</label>" for n in names)
+
+    tasks = list(dict.fromkeys(t for t, _ in lb.columns))
+    protocols = list(dict.fromkeys(r.protocol for r in lb.rows))
+    return (f'<form id="filters" hidden><fieldset><legend>tasks</legend>{boxes("task", tasks)}'
+            f'</fieldset><fieldset><legend>protocols</legend>{boxes("protocol", protocols)}'
+            "</fieldset></form>")
+
+
+def _caption(key: str) -> str:
+    if key.startswith("roc:"):
+        task, budget = key[4:].split("@")
+        return f"{task} @{budget_label(int(budget))} labels: ROC curves (1/εB vs εS)"
+    return f"{key}: score vs labelled jets"
+
+
+def _anchor(key: str) -> str:
+    return "fig-" + "".join(ch if ch.isalnum() else "-" for ch in key)
+
+
+def _img(key: str, path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
-            f"</figure>")
+    rel = f"plots/{path.name}"
+    return (f'<figure id="{_anchor(key)}"><a href="{html.escape(rel)}"><img alt="'
+            f'{html.escape(_caption(key))}" src="data:image/png;base64,{data}"></a>'
+            f"<figcaption>{html.escape(_caption(key))}</figcaption></figure>")
+
+
+def working_points_html(lb: Leaderboard) -> str:
+    """The working-point tables, folded away under one summary line."""
+    if not lb.working_points:
+        return ""
+    parts = []
+    for (task, budget), (effs, rows) in working_point_rows(lb).items():
+        head = "".join(f"<th>{h}</th>" for h in ("curve", "encoder", "protocol")) + "".join(
+            f"<th>1/εB @ εS={eff:.0%}</th>" for eff in effs)
+        body = "".join("<tr>" + "".join(f'<td class="t">{html.escape(v)}</td>' for v in row[:3])
+                       + "".join(f"<td>{html.escape(v)}</td>" for v in row[3:]) + "</tr>"
+                       for row in rows)
+        parts.append(f"<h3>{html.escape(task)} @{budget_label(budget)}</h3><div class=\"wrap\">"
+                     f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+    return ('<details class="wp"><summary>Working points: background rejection at εS = 30 / 50 '
+            "/ 70 % (mean ± SE over seeds)</summary>" + "".join(parts) + "</details>")
 
 
 def to_html(lb: Leaderboard, plots: dict[str, Path] | None = None,
@@ -123,7 +231,9 @@ def to_html(lb: Leaderboard, plots: dict[str, Path] | None = None,
     when = (generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     b = lb.benchmark
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in footnotes(lb))
-    gallery = "".join(_img(p) for _, p in sorted((plots or {}).items()))
+    figs = sorted((plots or {}).items())
+    gallery = "".join(_img(k, p) for k, p in figs)
+    index = " · ".join(f'<a href="#{_anchor(k)}">{html.escape(_caption(k))}</a>' for k, _ in figs)
     data = json.dumps(lb.to_dict(), default=str).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -133,8 +243,12 @@ def to_html(lb: Leaderboard, plots: dict[str, Path] | None = None,
 <body>
 <h1>jetbench leaderboard: {html.escape(b.name)}</h1>
 <p class="sub">{html.escape(b.label)} · {html.escape(b.description)} · generated {when}</p>
-{table_html(lb) if lb.rows else "<p>No results in this benchmark yet.</p>"}
+{filters_html(lb) if lb.rows else ""}
+<div class="wrap">{table_html(lb) if lb.rows else "<p>No results in this benchmark yet.</p>"}</div>
+<p class="notes">{("Figures: " + index) if index else ""}</p>
 <ul class="notes">{notes}</ul>
+{working_points_html(lb)}
+<h2>Figures</h2>
 <div class="plots">{gallery}</div>
 <script type="application/json" id="leaderboard-data">{data}</script>
 <script>{JS}</script>

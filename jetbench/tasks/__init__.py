@@ -8,6 +8,7 @@ data manifests and scoring (docs/design.md, 'Tasks').
     task_targets(task, batch)                       labels [N], track types / vertex ids [N,P]
     manifest_hash(task, scale)                      what results carry as data provenance
     score_task(task, y, scores, batch)              the task's metrics
+    score_predictions(task, predictions)            the same, from a saved predictions file
 """
 
 from jetbench.core.scales import SCALES
@@ -31,7 +32,7 @@ from jetbench.tasks.data import (
 )
 from jetbench.tasks.kinds import KINDS, TaskKind, build_head, task_loss
 from jetbench.tasks.registry import get_data, get_task, list_tasks, load_registry, load_task_file
-from jetbench.tasks.scoring import score_task
+from jetbench.tasks.scoring import score_predictions, score_task
 from jetbench.tasks.spec import TaskSpec, TrainingSpec
 
 # the five tasks of the core benchmark, one per kind of problem (and `jetbench mock-run`'s default)
@@ -42,6 +43,6 @@ __all__ = [
     "balanced_order", "budget_cap", "budget_indices", "build_head", "check_budget",
     "check_disjoint", "cwola_layout", "get_data", "get_task", "jet_identities", "list_tasks",
     "load_registry", "load_task_file", "manifest", "manifest_hash", "prepare_task",
-    "pretrain_split", "resolve_budget", "score_task", "split_rule", "task_loss", "task_split",
-    "task_targets",
+    "pretrain_split", "resolve_budget", "score_predictions", "score_task", "split_rule",
+    "task_loss", "task_split", "task_targets",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from jetbench.data.format import JetBatch, dataset_info
+from jetbench.metrics.predictions import Predictions
 from jetbench.metrics.scoring import N_BOOT, TaskScores, score
 from jetbench.tasks.registry import get_task
 from jetbench.tasks.spec import TaskSpec
@@ -24,3 +25,11 @@ def score_task(task: str | TaskSpec, y_true: np.ndarray, scores: np.ndarray, bat
     inp = spec.kind.metric_input(y_true, scores, batch)
     return score(inp, spec.metrics, spec.main_score, spec.binned, batch,
                  dataset_info(spec.dataset).labels, n_boot, seed, what=f"task '{spec.name}'")
+
+
+def score_predictions(task: str | TaskSpec, preds: Predictions, n_boot: int = N_BOOT,
+                      seed: int = 0) -> TaskScores:
+    """`score_task` on a predictions file's stored values: what a cell reports, and what
+    re-scoring the file gives (bit for bit)."""
+    y, scores, view = preds.padded()
+    return score_task(task, y, scores, view, n_boot=n_boot, seed=seed)  # type: ignore[arg-type]
