@@ -69,10 +69,9 @@ def validate_encoder_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the random test jets."),
 ) -> None:
     """Check an encoder against the contract: meta, shapes, finiteness, symmetries, determinism."""
-    from jetbench.core.preflight import check_run_args
     from jetbench.evaluation.validate import validate_encoder  # lazy: torch
 
-    check_run_args(seed=seed)
+    preflight.check_run_args(seed=seed)
 
     report = validate_encoder(spec, scale=scale, seed=seed)
     print(report.format())
@@ -92,7 +91,6 @@ def mock_run_cmd(
     results: Path = typer.Option(None, "--results", help="Also write the result JSONs here."),
 ) -> None:
     """Run every core task at the smoke scale on tiny generated data and print the table."""
-    from jetbench.core import preflight
     from jetbench.evaluation.mock import format_rows, mock_run  # lazy: torch
     from jetbench.tasks import CORE_TASKS  # lazy: torch (jetbench.tasks builds heads)
 
