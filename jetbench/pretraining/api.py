@@ -17,6 +17,7 @@ from jetbench.core.devices import resolve_device
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_json, write_text
 from jetbench.core.paths import checkpoint_dir
+from jetbench.core.threads import pinned_threads
 from jetbench.encoders import PretrainableEncoder, create_encoder, load_encoder, save_encoder
 from jetbench.pretraining.checkpointing import STATE_DIR, clear_train_state, load_train_state
 from jetbench.pretraining.config import PretrainConfig
@@ -25,6 +26,7 @@ from jetbench.pretraining.loop import PretrainLoop
 
 SUMMARY = "pretrain_log.json"
 LOG = "pretrain_log.jsonl"
+SNAPSHOTS = "snapshots"  # encoder every `snapshot_every` steps, for the learning curve
 
 
 def default_checkpoint(name: str, scale: str) -> Path:
@@ -76,7 +78,8 @@ def pretrain(
             probe_every=probe_every,
         )
         out_dir = Path(out) if out is not None else default_checkpoint(name, scale)
-        return _pretrain(cfg, dev, info, out_dir, resume, data, progress)
+        with pinned_threads(cfg.threads if dev.type == "cpu" else 0):
+            return _pretrain(cfg, dev, info, out_dir, resume, data, progress)
     finally:
         distributed.teardown(info)
 
@@ -134,7 +137,7 @@ def _pretrain(
     if saved is not None:
         loop.load(saved)
     loop.fit_seconds = fit_seconds
-    loop.run(root, progress=progress)
+    loop.run(root, progress=progress, snapshots=out / SNAPSHOTS)
     if info.is_main:
         _save_final(loop, out, jets.content_hash, data_path, fit_seconds)
     distributed.barrier()

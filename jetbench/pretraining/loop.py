@@ -21,6 +21,7 @@ from tqdm import tqdm
 from jetbench.core import distributed
 from jetbench.core.errors import JetbenchError
 from jetbench.core.optim import WarmupExpDecay, adamw
+from jetbench.encoders import save_encoder
 from jetbench.pretraining.checkpointing import TrainState, save_train_state
 from jetbench.pretraining.config import PretrainConfig
 from jetbench.pretraining.data import PretrainData
@@ -209,8 +210,13 @@ class PretrainLoop:
         distributed.barrier()
 
     # ---- the run ----------------------------------------------------------------------------
-    def run(self, root: Path, progress: bool = True) -> None:
-        """Train until `cfg.steps`, logging, probing and checkpointing on the way."""
+    def snapshot(self, folder: Path) -> None:
+        """The encoder as it is now, in its own checkpoint folder (rank 0; weights only)."""
+        if self.info.is_main:
+            save_encoder(self.model, folder / f"step_{self.step:07d}")
+
+    def run(self, root: Path, progress: bool = True, snapshots: Path | None = None) -> None:
+        """Train until `cfg.steps`, logging, probing, checkpointing and snapshotting on the way."""
         cfg = self.cfg
         self.model.train()
         bar = tqdm(
@@ -238,6 +244,8 @@ class PretrainLoop:
                         lr=f"{rec['lr']:.2e}",
                         refresh=False,
                     )
+                if snapshots is not None and cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
+                    self.snapshot(snapshots)
                 if stop["requested"] or (self.step % cfg.ckpt_every == 0 and self.step < cfg.steps):
                     self.checkpoint(root)
                 if stop["requested"]:
