@@ -1,4 +1,4 @@
-"""`jetbench sweep`: grid expansion, resume after being killed mid-way, SLURM array files."""
+"""`jetbench sweep`: grid expansion, resume after being killed mid-way (SLURM: test_slurm.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import pytest
 
 from jetbench.core.errors import JetbenchError
 from jetbench.evaluation.results import load_results
-from jetbench.evaluation.slurm import write_slurm
-from jetbench.evaluation.sweep import Cell, expand, split_list
+from jetbench.evaluation.sweep import expand, split_list
 
 
 def test_expand_grid_defaults_all_and_numbers():
@@ -40,29 +39,6 @@ def test_expand_refuses_bad_grids(kw, match):
                 seeds=None, scale="smoke") | kw
     with pytest.raises(JetbenchError, match=match):
         expand(**args)
-
-
-def test_slurm_array_behind_prepare_job(tmp_path, monkeypatch):
-    monkeypatch.setenv("JETBENCH_DATA", str(tmp_path / "data"))
-    cells = expand(["mpm_flow", "scratch"], ["btag"], ["frozen", "finetune"], ["50", "150"],
-                   ["0"], scale="smoke")
-    submit = write_slurm(cells, tmp_path / "job", tmp_path / "res", ["--encoders", "x"])
-    job = tmp_path / "job"
-    lines = (job / "cells.txt").read_text().splitlines()
-    assert len(lines) == 8 and lines[0].startswith("--encoder mpm_flow --task btag")
-    array = (job / "array.sbatch").read_text()
-    assert "#SBATCH --array=0-7%50" in array and "SLURM_ARRAY_TASK_ID + 1" in array
-    assert f"export JETBENCH_DATA={tmp_path / 'data'}" in array
-    assert "--prepare-only" in (job / "prepare.sbatch").read_text()
-    assert "--dependency=afterok:$PREP" in submit.read_text() and os.access(submit, os.X_OK)
-    for f in ("array.sbatch", "prepare.sbatch", "submit.sh"):
-        subprocess.run(["bash", "-n", str(job / f)], check=True)
-    # cells with a result file are left out of the array
-    done = Cell("mpm_flow", "btag", "frozen", "smoke", 50, 0)
-    (tmp_path / "res").mkdir()
-    (tmp_path / "res" / f"{done.id}.json").write_text("{}")
-    write_slurm(cells, job, tmp_path / "res", [])
-    assert len((job / "cells.txt").read_text().splitlines()) == 7
 
 
 # 8 cells: the fine-tuning ones take long enough that a kill after the first finished cell lands

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 
 from jetbench.cli import (
-    data_commands,  # noqa: F401  (registers commands)
+    cache_commands,  # noqa: F401  (registers commands)
+    data_commands,  # noqa: F401
     encoder_commands,  # noqa: F401
     generate_command,  # noqa: F401
     import_command,  # noqa: F401

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import typer
 
 from jetbench.cli.app import data_app
+from jetbench.core.log import get_logger
 
 
 @data_app.command("generate")
@@ -32,5 +32,5 @@ def generate(
     path = generate_file(profile, n, seed, out, workers=workers, fmt=fmt, classes=wanted,
                          progress=progress)
     took = time.perf_counter() - start
-    print(f"wrote {n} {profile} jets to {path} in {took:.1f} s ({n / took:.1f} jets/s)",
-          file=sys.stderr)
+    get_logger().info(f"wrote {n} {profile} jets to {path} in {took:.1f} s "
+                      f"({n / took:.1f} jets/s)")

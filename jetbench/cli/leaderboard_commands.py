@@ -12,7 +12,6 @@ from tabulate import tabulate
 
 from jetbench.cli.app import app, list_app
 from jetbench.core.paths import results_dir
-from jetbench.tasks import CORE_TASKS
 
 
 @app.command("leaderboard")
@@ -72,7 +71,8 @@ def validate_encoder_cmd(
 def mock_run_cmd(
     encoder: str = typer.Option(..., "--encoder", help="Encoder name, entry point or "
                                 "'module:factory'."),
-    tasks: str = typer.Option(",".join(CORE_TASKS), "--tasks", help="Comma-separated tasks."),
+    tasks: str = typer.Option(None, "--tasks", help="Comma-separated tasks (default: the core "
+                              "tasks jetclass, cwola, btag, vertexing, trackid)."),
     protocol: str = typer.Option("finetune", "--protocol", help="Protocol to run."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
@@ -80,8 +80,9 @@ def mock_run_cmd(
 ) -> None:
     """Run every core task at the smoke scale on tiny generated data and print the table."""
     from jetbench.evaluation.mock import format_rows, mock_run  # lazy: torch
+    from jetbench.tasks import CORE_TASKS  # lazy: torch (jetbench.tasks builds heads)
 
-    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    names = [t.strip() for t in (tasks or ",".join(CORE_TASKS)).split(",") if t.strip()]
     rows = mock_run(encoder, names, protocol=protocol, seed=seed, device=device,
                     results_dir=results)
     print(format_rows(rows))

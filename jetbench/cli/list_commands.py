@@ -7,7 +7,8 @@ import json
 import typer
 from tabulate import tabulate
 
-from jetbench.cli.app import data_app, list_app
+from jetbench.cli.app import data_app, list_app, no_progress_option, progress_wanted
+from jetbench.core.errors import unknown_name
 from jetbench.core.scales import SCALES
 
 
@@ -25,22 +26,27 @@ def _budgets(spec, scale: str) -> str:
 
 
 @list_app.command("tasks")
-def list_tasks(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Registered tasks: version, data, main score and label budgets per scale (* = default)."""
+def list_tasks(scale: str = typer.Option("cpu", "--scale", help="Budgets of this scale: smoke | "
+                                         "cpu | paper."),
+               as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Registered tasks: what each asks, its data, main score and label budgets (* = default)."""
     from jetbench.tasks import list_tasks as registered  # lazy: torch; `jetbench --help` fast
 
+    if scale not in SCALES:
+        raise unknown_name("scale", scale, SCALES)
     tasks = registered()
     if as_json:
-        print(json.dumps([{"name": t.name, "version": t.version, "dataset": t.dataset,
+        print(json.dumps([{"name": t.name, "version": t.version, "summary": t.summary,
+                           "description": t.description, "dataset": t.dataset,
                            "data": t.data.name, "head": t.head, "main_score": t.main_score,
                            "metrics": list(t.metric_names), "budgets": t.budgets,
                            "default_budget": {s: t.default_budget(s) for s in SCALES},
                            "hash": t.hash()} for t in tasks], indent=2))
         return
-    rows = [(t.name, t.version, f"{t.data.name} ({t.dataset})", t.head, t.main_score,
-             *(_budgets(t, s) for s in SCALES)) for t in tasks]
-    print(tabulate(rows, headers=["task", "version", "data", "head", "main score",
-                                  *(f"budgets {s}" for s in SCALES)]))
+    rows = [(t.name, t.version, t.summary or t.description.split(". ")[0], t.data.name,
+             t.main_score, _budgets(t, scale)) for t in tasks]
+    print(tabulate(rows, headers=["task", "v", "question", "data", "main score",
+                                  f"budgets {scale}"]))
 
 
 @data_app.command("prepare")
@@ -48,11 +54,13 @@ def prepare(task: str = typer.Argument(..., help="Task name (see `jetbench list 
             scale: str = typer.Option("cpu", "--scale", help="smoke | cpu | paper"),
             workers: int = typer.Option(0, "--workers",
                                         help="Generator processes (0: all cores)."),
-            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+            as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+            no_progress: bool = no_progress_option()) -> None:
     """Produce (generate or convert), cache and check every split of a task."""
     from jetbench.tasks import prepare_task  # lazy: torch; `jetbench --help` stays fast
 
-    info = prepare_task(task, scale, workers=workers or None)
+    info = prepare_task(task, scale, workers=workers or None,
+                        progress=progress_wanted(no_progress))
     if as_json:
         print(json.dumps(info, indent=2))
         return

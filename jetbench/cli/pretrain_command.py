@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from jetbench.cli.app import app
+from jetbench.cli.app import app, no_progress_option, progress_wanted, track_option, tracking_wanted
 
 
 @app.command("pretrain")
@@ -21,11 +21,13 @@ def pretrain_command(
     resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in the folder."),
     seed: int = typer.Option(0, "--seed", help="Seed for initialisation, preprocessing fits and batches."),
     data: Path = typer.Option(None, "--data", help="Pretrain on this canonical jetclass store instead."),
-    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    no_progress: bool = no_progress_option(),
+    track: str = track_option(),
 ) -> None:
     """Pretrain an encoder on the jetclass pretraining split; prints the checkpoint folder."""
     from jetbench.pretraining import pretrain  # lazy: torch; `jetbench --help` stays fast
 
+    tracking_wanted(track)
     path = pretrain(
         encoder,
         scale,
@@ -36,7 +38,7 @@ def pretrain_command(
         resume=resume,
         seed=seed,
         data=data,
-        progress=not no_progress,
+        progress=progress_wanted(no_progress),
     )
     if os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 alone prints
         print(path)

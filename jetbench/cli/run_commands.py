@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import sys
+import time
 from pathlib import Path
 
 import typer
 
-from jetbench.cli.app import app
+from jetbench.cli.app import app, no_progress_option, progress_wanted, track_option, tracking_wanted
 from jetbench.core.errors import JetbenchError
+from jetbench.core.log import get_logger
 from jetbench.core.paths import results_dir
 
 
@@ -29,7 +30,8 @@ def run(
     force: bool = typer.Option(False, "--force", help="Re-run even if the result exists."),
     threads: int = typer.Option(None, "--threads", help="Torch threads (default: the idle "
                                 "cores)."),
-    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    no_progress: bool = no_progress_option(),
+    track: str = track_option(),
 ) -> None:
     """Train and score one cell; write its result JSON; print a short table.
 
@@ -38,9 +40,10 @@ def run(
     from jetbench.core import distributed as dd  # lazy: torch; `jetbench --help` stays fast
     from jetbench.evaluation import format_result, run_cell  # lazy: torch
 
+    tracking_wanted(track)
     out = run_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale, device=device,
                    results_dir=results if results is not None else results_dir(), force=force,
-                   progress=not no_progress, threads=threads)
+                   progress=progress_wanted(no_progress), threads=threads)
     if dd.is_main():
         print(format_result(out.result, out.skipped))
         if out.path is not None and not out.skipped:
@@ -60,14 +63,25 @@ def sweep(
                                     "task's default seeds)."),
     scale: str = typer.Option("cpu", "--scale", help="smoke | cpu | paper."),
     workers: int = typer.Option(1, "--workers", "-j", help="Local worker processes."),
-    slurm: Path = typer.Option(None, "--slurm", help="Write a SLURM array job into this folder "
-                               "instead of running."),
+    slurm: Path = typer.Option(None, "--slurm", help="Submit to SLURM instead of running: a "
+                               "prepare job, then a job array (submitit files and logs here)."),
+    partition: str = typer.Option(None, "--partition", help="SLURM partition."),
+    account: str = typer.Option(None, "--account", help="SLURM account."),
+    time_limit: str = typer.Option("02:00:00", "--time", help="SLURM time limit per job "
+                                   "(sbatch formats: minutes, HH:MM:SS, D-HH...)."),
+    gpus: int = typer.Option(None, "--gpus", help="GPUs per SLURM job (default: 1 at paper "
+                             "scale, else 0)."),
+    cpus: int = typer.Option(2, "--cpus", help="CPUs per SLURM job."),
+    mem_gb: float = typer.Option(None, "--mem-gb", help="Memory per SLURM job in GB."),
+    max_parallel: int = typer.Option(50, "--max-parallel", help="SLURM array tasks at once."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     results: Path = typer.Option(None, "--results", help="Result folder."),
     force: bool = typer.Option(False, "--force", help="Re-run finished cells."),
     threads: int = typer.Option(None, "--threads", help="Torch threads in total."),
     prepare_only: bool = typer.Option(False, "--prepare-only", help="Only make data and "
                                       "pretrained encoders."),
+    no_progress: bool = no_progress_option(),
+    track: str = track_option(),
 ) -> None:
     """Run every cell of encoders x tasks x protocols x budgets x seeds; skip finished cells.
 
@@ -78,21 +92,22 @@ def sweep(
 
     res = results if results is not None else results_dir()
     cells = sw.expand(encoders, tasks, protocols, budgets, seeds, scale)
+    progress = progress_wanted(no_progress)
+    tracking_wanted(track, group=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}")
     if slurm is not None:
-        grid = sum(([f"--{k}", ",".join(sw.split_list(v))] for k, v in
-                    (("encoders", encoders), ("tasks", tasks), ("protocols", protocols),
-                     ("budgets", budgets), ("seeds", seeds)) if v), [])
-        grid += ["--scale", scale, "--results", str(Path(res).resolve())]
-        submit = sl.write_slurm(cells, slurm, res, grid)
-        print(f"{len(cells)} cells; SLURM job written; submit with: {submit}")
+        opts = sl.SlurmOptions(partition=partition, account=account, time=time_limit, gpus=gpus,
+                               cpus=cpus, mem_gb=mem_gb, max_parallel=max_parallel)
+        sub = sl.submit_sweep(cells, slurm, res, opts, device=device)
+        print(f"{sub.n_cells} cells: SLURM job {sub.prepare_id} (data and encoders), then array "
+              f"job {sub.array_id}; logs in {sub.folder} (squeue -j {sub.prepare_id},{sub.array_id})")
         return
-    print(f"jetbench sweep: {len(cells)} cells; preparing data and encoders", file=sys.stderr)
-    encs = sw.prepare(cells, device)
+    log = get_logger("sweep")
+    log.info(f"{len(cells)} cells; preparing data and encoders")
+    encs = sw.prepare(cells, device, progress=progress)
     if prepare_only:
         return
     todo, done = (cells, []) if force else sw.pending(cells, res, device, encs)
-    print(f"jetbench sweep: {len(done)} already done, {len(todo)} to run with {workers} "
-          f"worker(s)", file=sys.stderr)
+    log.info(f"{len(done)} already done, {len(todo)} to run with {workers} worker(s)")
     outcomes = sw.run_local(todo, res, workers, device, force, threads) if todo else []
     outcomes += [{"cell": c.id, "status": "skipped", "score": "", "seconds": None, "error": ""}
                  for c in done]

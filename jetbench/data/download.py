@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.core.files import atomic_path
+from jetbench.core.log import progress_bar
 from jetbench.data.definitions import DATASETS
 
 ZENODO = "https://zenodo.org"
@@ -136,8 +135,8 @@ def download_file(url: str, dest: str | os.PathLike, remote: RemoteFile,
     total = remote.size
     if total is None and resp.headers.get("Content-Length"):
         total = offset + int(resp.headers["Content-Length"])
-    bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-               desc=dest.name, disable=not progress, leave=False)
+    bar = progress_bar(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+                       desc=dest.name, enabled=progress, leave=False)
     try:
         with resp, open(part, "ab" if offset else "wb") as out, bar:
             while block := resp.read(CHUNK):

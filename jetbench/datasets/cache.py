@@ -3,17 +3,14 @@
 
 Keys are content-derived: a generated part is named by (profile, classes, n, seed, generator
 version), a real file by its sha256, a derived split store (concatenation, jet range, CWoLa
-mixture) by the keys of its sources and its rule. Producers hold an exclusive `fcntl` lock on the
+mixture) by the keys of its sources and its rule. Producers hold an exclusive file lock on the
 target while they work and write through a temporary file renamed into place, so two processes
 asking for the same data at once produce it once and never see half a file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +21,8 @@ import numpy as np
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import hash_json, sha256_file
+from jetbench.core.locks import file_lock
+from jetbench.core.log import get_logger
 from jetbench.core.paths import data_dir
 from jetbench.data.store import JetStore, StoreWriter
 from jetbench.datasets.spec import FilePart, GeneratedPart
@@ -45,24 +44,6 @@ def default_workers() -> int:
 def stable_seed(*parts: Any) -> int:
     """A 32-bit seed derived from names (same on every machine and Python run)."""
     return int(hash_json(list(parts))[:8], 16)
-
-
-@contextlib.contextmanager
-def file_lock(target: Path) -> Iterator[None]:
-    """Exclusive lock on `target` (via a hidden .lock file next to it); says so when it waits."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = target.parent / f".{target.name}.lock"
-    with open(lock_path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"jetbench: waiting for another process to finish {target.name}",
-                  file=sys.stderr)
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def ensure(target: Path, build: Callable[[Path], None]) -> Path:
@@ -109,9 +90,9 @@ def generated_source(profile: str, dataset: str, part: GeneratedPart, what: str,
         import jetbench.generate as gen  # lazy: the generator package loads Pythia 8 and FastJet
 
         n_workers = workers or default_workers()
-        print(f"jetbench: generating {what}: {part.n} {profile} jets"
-              f"{' of ' + ','.join(classes) if classes else ''} (seed {part.seed}, "
-              f"{n_workers} workers) -> {out}", file=sys.stderr)
+        get_logger().info(f"generating {what}: {part.n} {profile} jets"
+                          f"{' of ' + ','.join(classes) if classes else ''} (seed {part.seed}, "
+                          f"{n_workers} workers) -> {out}")
         gen.generate_file(profile, part.n, part.seed, out, workers=n_workers, classes=classes,
                           progress=progress)
         _check_generated(out, part.n, dataset)

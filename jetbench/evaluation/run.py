@@ -8,7 +8,6 @@ and checkpoint hashes is not re-run (unless `force`, which also recomputes cache
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,12 +20,14 @@ from torch import nn
 
 from jetbench.core import distributed as dd
 from jetbench.core.errors import JetbenchError
+from jetbench.core.log import get_logger
 from jetbench.core.threads import auto_threads
 from jetbench.evaluation.plan import DEFAULT_PROTOCOL, CellPlan, LoadedEncoder, plan_cell
 from jetbench.evaluation.provenance import provenance
 from jetbench.evaluation.results import Result, load_result, save_result
 from jetbench.protocols import Split
 from jetbench.tasks import list_tasks, score_task, task_targets
+from jetbench.tracking import Tracker, open_trackers
 
 
 @dataclass
@@ -37,8 +38,9 @@ class CellOutcome:
 
 
 def say(message: str) -> None:
+    """An info message, from the main process only (under torchrun every rank runs this)."""
     if dd.is_main():
-        print(message, file=sys.stderr, flush=True)
+        get_logger().info(message)
 
 
 def finished(plan: CellPlan) -> tuple[Result | None, str]:
@@ -91,8 +93,12 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
              budget: int | None = None, seed: int = 0, scale: str = "cpu", device: str = "auto",
              results_dir: str | Path | None = None, force: bool = False, progress: bool = True,
              threads: int | None = None, overrides: dict[str, Any] | None = None,
-             encoders: dict[str, LoadedEncoder] | None = None) -> CellOutcome:
-    """Run (or find already done) one cell; write its Result JSON under `results_dir` if given."""
+             encoders: dict[str, LoadedEncoder] | None = None, cache: bool = True,
+             tracker: Tracker | None = None) -> CellOutcome:
+    """Run (or find already done) one cell; write its Result JSON under `results_dir` if given.
+
+    `cache=False`: frozen/linear embeddings are computed in memory, no cache file is written.
+    The result also goes to `tracker`, or to the backends `--track`/JETBENCH_TRACK selects."""
     torch.set_num_threads(auto_threads(threads))
     t0 = time.perf_counter()
     plan = plan_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale,
@@ -102,27 +108,44 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
     if not force:
         old, why = finished(plan)
         if old is not None:
-            say(f"jetbench: {plan.out.name} already done with the same hashes; not re-running "
+            say(f"{plan.out.name} already done with the same hashes; not re-running "
                 "(--force to redo)")
             return CellOutcome(old, plan.out, True)
         if why:
-            say(f"jetbench: {why}")
+            say(why)
     plan.proto.refresh_cache = force
+    plan.proto.use_cache = cache
     if time.perf_counter() - t0 > 30:  # data generation or pretraining ran: look at the machine again
         torch.set_num_threads(auto_threads(threads))
     result = execute(plan, progress)
     out = plan.out
     if results_dir is not None and dd.is_main():
         out = save_result(result, results_dir)
+    if dd.is_main():
+        _track(result, tracker)
     return CellOutcome(result, out, False)
+
+
+def _track(result: Result, tracker: Tracker | None) -> None:
+    """One tracking run per scored cell (named by its cell id), or the caller's tracker."""
+    if tracker is not None:
+        tracker.log_result(result)
+        return
+    with open_trackers(result.cell_id(), params=result.config) as trackers:
+        trackers.log_result(result)
 
 
 def evaluate(model: str | nn.Module, tasks: list[str] | str | None = None,
              protocol: str = DEFAULT_PROTOCOL, scale: str = "cpu", budget: int | None = None,
              seed: int = 0, device: str = "auto", results_dir: str | Path | None = None,
-             force: bool = False, progress: bool = True) -> list[Result]:
+             force: bool = False, progress: bool = True, cache: bool = True,
+             tracker: Tracker | None = None) -> list[Result]:
     """Benchmark an encoder (a registered name, or an in-memory `Encoder` from a training loop)
     on tasks; returns one Result per task. Results are written only when `results_dir` is given.
+
+    From a training loop: `cache=False` keeps frozen/linear embeddings in memory (a changing
+    model would otherwise add a cache file per call), and `tracker` (any object with the
+    `jetbench.tracking.Tracker` methods, e.g. your own W&B wrapper) receives each result.
 
     An in-memory model is never modified: `finetune`/`scratch` train a copy, `frozen`/`linear`
     embed in eval mode and restore its train/eval state.
@@ -130,5 +153,6 @@ def evaluate(model: str | nn.Module, tasks: list[str] | str | None = None,
     names = [t.name for t in list_tasks()] if tasks is None else (
         [tasks] if isinstance(tasks, str) else list(tasks))
     return [run_cell(model, t, protocol, budget=budget, seed=seed, scale=scale, device=device,
-                     results_dir=results_dir, force=force, progress=progress).result
+                     results_dir=results_dir, force=force, progress=progress, cache=cache,
+                     tracker=tracker).result
             for t in names]

@@ -8,7 +8,6 @@ before any worker starts, so workers never race to generate or pretrain the same
 
 from __future__ import annotations
 
-import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
@@ -19,11 +18,14 @@ from tabulate import tabulate
 
 from jetbench.core.devices import resolve_device
 from jetbench.core.errors import JetbenchError
+from jetbench.core.log import get_logger
 from jetbench.core.threads import auto_threads
 from jetbench.evaluation.cell import Cell
 from jetbench.evaluation.plan import LoadedEncoder, check_names, load_encoder, plan_cell, prepare_data
 from jetbench.evaluation.run import finished, run_cell
 from jetbench.tasks import get_task, resolve_budget
+
+_log = get_logger("sweep")  # messages read "jetbench sweep: ..."
 
 
 def split_list(values: list[str] | None) -> list[str]:
@@ -123,7 +125,7 @@ def run_local(cells: list[Cell], results_dir: str | Path, workers: int = 1, devi
     if workers <= 1:
         out = []
         for i, c in enumerate(cells, 1):
-            print(f"jetbench sweep: [{i}/{len(cells)}] {c.id}", file=sys.stderr, flush=True)
+            _log.info(f"[{i}/{len(cells)}] {c.id}")
             out.append(_run_one(c, str(results_dir), device, force, per_worker, True))
         return out
     outcomes: list[dict[str, Any]] = []
@@ -141,8 +143,8 @@ def run_local(cells: list[Cell], results_dir: str | Path, workers: int = 1, devi
                         o = {"cell": futures[f].id, "status": "failed", "score": None,
                              "seconds": None, "error": f"worker died: {err}"}
                     outcomes.append(o)
-                    print(f"jetbench sweep: [{len(outcomes)}/{len(cells)}] {o['cell']}: "
-                          f"{o['status']} {o['score'] or o['error']}", file=sys.stderr, flush=True)
+                    _log.info(f"[{len(outcomes)}/{len(cells)}] {o['cell']}: "
+                              f"{o['status']} {o['score'] or o['error']}")
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

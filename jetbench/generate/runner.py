@@ -13,9 +13,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
-from tqdm import tqdm
 
 from jetbench.core.errors import JetbenchError, unknown_name
+from jetbench.core.log import progress_bar
 from jetbench.data.format import dataset_info
 from jetbench.generate.columns import Columns
 from jetbench.generate.processes import PROFILES, derive_seed
@@ -63,8 +63,8 @@ def generate_columns(profile: str, n: int, seed: int, workers: int, classes: lis
     tasks = plan(profile, n, seed, classes, shard_jets)
     results: list[Columns | None] = [None] * len(tasks)
     workers = min(workers, len(tasks))
-    with tqdm(total=n, unit="jet", desc=f"generate {profile}", disable=not progress,
-              smoothing=0.1) as bar:
+    with progress_bar(total=n, unit="jet", desc=f"generate {profile}", enabled=progress,
+                      smoothing=0.1) as bar:
         if workers == 1:
             for i, task in enumerate(tasks):
                 results[i] = run_shard(task)

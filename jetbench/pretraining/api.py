@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from jetbench.core import distributed
 from jetbench.core.devices import resolve_device
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_json, write_text
+from jetbench.core.log import get_logger
 from jetbench.core.paths import checkpoint_dir
 from jetbench.core.threads import pinned_threads
 from jetbench.encoders import PretrainableEncoder, create_encoder, load_encoder, save_encoder
@@ -23,6 +23,7 @@ from jetbench.pretraining.checkpointing import STATE_DIR, clear_train_state, loa
 from jetbench.pretraining.config import PretrainConfig
 from jetbench.pretraining.data import PretrainData
 from jetbench.pretraining.loop import PretrainLoop
+from jetbench.tracking import NullTracker, open_trackers
 
 SUMMARY = "pretrain_log.json"
 LOG = "pretrain_log.jsonl"
@@ -104,10 +105,10 @@ def _pretrain(
     root = out / STATE_DIR
     saved = load_train_state(root) if resume else None
     if resume and saved is None and is_complete(out):
-        _say(info, f"jetbench: {out} is already complete; nothing to resume")
+        _say(info, f"{out} is already complete; nothing to resume")
         return out
     if resume and saved is None:
-        _say(info, f"jetbench: no checkpoint under {root}; starting from scratch")
+        _say(info, f"no checkpoint under {root}; starting from scratch")
     if saved is None:
         torch.manual_seed(cfg.seed)
         model = create_encoder(cfg.name, cfg.scale)  # first: a wrong name fails before data work
@@ -124,22 +125,34 @@ def _pretrain(
             (out / SUMMARY).unlink(missing_ok=True)
         t0 = time.perf_counter()
         sample = jets.sample(cfg.sample_size, cfg.seed)
-        _say(info, f"jetbench: fitting the preprocessing of {cfg.name} on {len(sample)} jets")
+        _say(info, f"fitting the preprocessing of {cfg.name} on {len(sample)} jets")
         model.fit_preprocessing(sample, cfg.seed)
         fit_seconds = time.perf_counter() - t0
     else:
-        _say(info, f"jetbench: resuming {cfg.name} from step {saved.step} ({saved.path})")
+        _say(info, f"resuming {cfg.name} from step {saved.step} ({saved.path})")
         model, fit_seconds = saved.model, float(saved.state["fit_seconds"])
     if not getattr(model, "needs_pretraining", True):
-        _say(info, f"jetbench: {cfg.name} needs no pretraining; saving it with its fitted input transform")
+        _say(info, f"{cfg.name} needs no pretraining; saving it with its fitted input transform")
         cfg = PretrainConfig(**{**cfg.to_dict(), "steps": 0})
     loop = PretrainLoop(model, jets, cfg, dev, info, n_classes=len(jets.labels))
     if saved is not None:
         loop.load(saved)
     loop.fit_seconds = fit_seconds
+<<<<<<< HEAD
     loop.run(root, progress=progress, snapshots=out / SNAPSHOTS)
     if info.is_main:
         _save_final(loop, out, jets.content_hash, data_path, fit_seconds)
+=======
+    # experiment tracking (--track / JETBENCH_TRACK): the main process logs the curves
+    tracker = (open_trackers(f"pretrain-{cfg.name}-{cfg.scale}", params=cfg.to_dict())
+               if info.is_main else NullTracker())
+    try:
+        loop.run(root, progress=progress, tracker=tracker)
+        if info.is_main:
+            _save_final(loop, out, jets.content_hash, data_path, fit_seconds)
+    finally:
+        tracker.close()
+>>>>>>> main
     distributed.barrier()
     return out
 
@@ -192,7 +205,7 @@ def _json_line(record: dict) -> str:
 
 def _say(info: distributed.DistInfo, message: str) -> None:
     if info.is_main:
-        print(message, file=sys.stderr)
+        get_logger().info(message)
 
 
 def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto") -> torch.nn.Module:
@@ -202,10 +215,7 @@ def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto") -> to
         model = create_encoder(name, scale)
         if not isinstance(model, PretrainableEncoder):  # a plug-in that arrives ready to encode
             return model.to(resolve_device(device))
-        print(
-            f"jetbench: no pretrained '{name}' for scale '{scale}' in {path}; pretraining it now "
-            f"(once; later runs load it)",
-            file=sys.stderr,
-        )
+        get_logger().info(f"no pretrained '{name}' for scale '{scale}' in {path}; pretraining "
+                          "it now (once; later runs load it)")
         pretrain(name, scale, device=device, resume=(path / STATE_DIR).exists())
     return load_encoder(path).to(resolve_device(device))

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from jetbench.core import distributed
 from jetbench.core.errors import JetbenchError
+from jetbench.core.log import get_logger, progress_bar
 from jetbench.core.optim import WarmupExpDecay, adamw
 from jetbench.encoders import save_encoder
 from jetbench.pretraining.checkpointing import TrainState, save_train_state
@@ -27,6 +26,7 @@ from jetbench.pretraining.config import PretrainConfig
 from jetbench.pretraining.data import PretrainData
 from jetbench.pretraining.probe import OnlineProbe
 from jetbench.pretraining.sampler import BatchSampler, rank_slice
+from jetbench.tracking import NullTracker, Tracker
 
 
 class PretrainForward(torch.nn.Module):
@@ -196,12 +196,9 @@ class PretrainLoop:
             if self.device.type == "cuda" and "cuda" in state["rng"]:
                 torch.cuda.set_rng_state(state["rng"]["cuda"][self.info.rank].cpu(), self.device)
         elif self.info.is_main:
-            print(
-                f"jetbench: checkpoint was written by {state['world_size']} processes, this run "
-                f"has "
-                f"{self.info.world_size}: random draws will differ from an uninterrupted run",
-                file=sys.stderr,
-            )
+            get_logger().warning(
+                f"checkpoint was written by {state['world_size']} processes, this run has "
+                f"{self.info.world_size}: random draws will differ from an uninterrupted run")
 
     def checkpoint(self, root: Path) -> None:
         state = self.state_dict()
@@ -210,6 +207,7 @@ class PretrainLoop:
         distributed.barrier()
 
     # ---- the run ----------------------------------------------------------------------------
+<<<<<<< HEAD
     def snapshot(self, folder: Path) -> None:
         """The encoder as it is now, in its own checkpoint folder (rank 0; weights only)."""
         if self.info.is_main:
@@ -217,17 +215,16 @@ class PretrainLoop:
 
     def run(self, root: Path, progress: bool = True, snapshots: Path | None = None) -> None:
         """Train until `cfg.steps`, logging, probing, checkpointing and snapshotting on the way."""
+=======
+    def run(self, root: Path, progress: bool = True, tracker: Tracker | None = None) -> None:
+        """Train until `cfg.steps`, logging, probing and checkpointing on the way; each log
+        record also goes to `tracker` (experiment tracking, main process only)."""
+>>>>>>> main
         cfg = self.cfg
+        tracker = tracker if tracker is not None and self.info.is_main else NullTracker()
         self.model.train()
-        bar = tqdm(
-            total=cfg.steps,
-            initial=self.step,
-            desc=f"pretrain {cfg.name}",
-            unit="step",
-            dynamic_ncols=True,
-            disable=not (progress and self.info.is_main),
-            file=sys.stderr,
-        )
+        bar = progress_bar(total=cfg.steps, initial=self.step, desc=f"pretrain {cfg.name}",
+                           unit="step", enabled=progress and self.info.is_main)
         start, before = time.perf_counter(), self.elapsed
         with bar, _deferred_interrupt(self.info.world_size == 1) as stop:
             while self.step < cfg.steps:
@@ -237,6 +234,7 @@ class PretrainLoop:
                 self.elapsed = before + time.perf_counter() - start
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     rec = self.record(self.elapsed)
+                    tracker.log_metrics(self.step, rec)
                     acc = rec["probe_acc"]
                     bar.set_postfix(
                         loss=f"{rec['loss']:.4g}",
@@ -249,11 +247,8 @@ class PretrainLoop:
                 if stop["requested"] or (self.step % cfg.ckpt_every == 0 and self.step < cfg.steps):
                     self.checkpoint(root)
                 if stop["requested"]:
-                    print(
-                        f"\njetbench: interrupted; checkpoint saved at step {self.step} in {root} "
-                        "(continue with --resume)",
-                        file=sys.stderr,
-                    )
+                    get_logger().info(f"interrupted; checkpoint saved at step {self.step} in "
+                                      f"{root} (continue with --resume)")
                     raise KeyboardInterrupt
 
 

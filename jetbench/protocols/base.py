@@ -58,6 +58,7 @@ class Protocol(ABC):
         self.measured = Measured()
         self.fit_info: dict[str, Any] = {}  # solver facts a subclass reports (e.g. the chosen L2)
         self.refresh_cache = False  # frozen/linear: recompute cached embeddings (`--force`)
+        self.use_cache = True  # frozen/linear: False embeds in memory, writes no cache file
 
     @classmethod
     def check_overrides(cls, scale: str, overrides: dict[str, Any]) -> None:

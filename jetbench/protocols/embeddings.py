@@ -8,28 +8,29 @@ File: data_dir()/embeddings/<encoder>/<revision>/<store hash>.npz with
 only, packed) and `offsets` [M + 1]. The cache is sparse: only rows some run needed are
 computed; later runs add the missing rows (read-merge-write under a file lock, written atomically).
 `refresh=True` (`jetbench run --force`) recomputes the requested rows instead of reading them.
+The folder has a size cap with least-recently-used eviction (`jetbench.protocols.embedding_cache`,
+`jetbench cache list|clear`); `use_cache=False` computes in memory and writes nothing, for a
+training loop that evaluates a changing model every epoch.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from jetbench.core import distributed as dd
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path
-from jetbench.core.paths import data_dir
+from jetbench.core.locks import file_lock
+from jetbench.core.log import progress_bar
 from jetbench.encoders.identity import identify
 from jetbench.protocols.data import Split, trim
+from jetbench.protocols.embedding_cache import cache_root, enforce_cap, record_use
 
 
 class EmbedStats(Protocol):
@@ -75,8 +76,12 @@ class Embeddings:
 
 def cache_path(encoder: torch.nn.Module, split: Split) -> Path:
     ident = identify(encoder)
-    safe = ident.name.replace("/", "_").replace(":", "_")
-    return data_dir() / "embeddings" / safe / ident.revision / f"{split.source_hash}.npz"
+    return _path(ident.name, ident.revision, split)
+
+
+def _path(name: str, revision: str, split: Split) -> Path:
+    safe = name.replace("/", "_").replace(":", "_")
+    return cache_root() / safe / revision / f"{split.source_hash}.npz"
 
 
 def _read(path: Path) -> Embeddings | None:
@@ -95,17 +100,6 @@ def _write(path: Path, emb: Embeddings) -> None:
         np.savez(f, rows=emb.rows, jet=emb.jet, tokens=emb.tokens, offsets=emb.offsets)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 @torch.no_grad()
 def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: str,
             batch_size: int = 256, progress: bool = True,
@@ -120,8 +114,8 @@ def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: st
     jets, toks, lens = [], [], []
     was_training = encoder.training
     encoder.eval()
-    bar = tqdm(total=len(rows), desc=f"embed {split.name}", unit="jet", disable=not progress,
-               leave=False)
+    bar = progress_bar(total=len(rows), desc=f"embed {split.name}", unit="jet", enabled=progress,
+                       leave=False)
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         p = trim(counts[idx])
@@ -146,9 +140,10 @@ def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: st
 
 def embed(encoder: torch.nn.Module, split: Split, device: str = "cpu", batch_size: int = 256,
           progress: bool = True, use_cache: bool = True, refresh: bool = False,
-          stats: EmbedStats | None = None) -> Embeddings:
+          stats: EmbedStats | None = None, task: str | None = None) -> Embeddings:
     """Embeddings of the split's rows (in split order), from the cache where present
-    (`refresh`: recomputed and written back). `stats` collects what was computed now.
+    (`refresh`: recomputed and written back). `stats` collects what was computed now; `task`
+    is recorded with the cache file's use (`jetbench cache list` groups by it).
 
     Under torchrun, rank 0 computes and writes while the other ranks wait, then read.
     """
@@ -156,11 +151,12 @@ def embed(encoder: torch.nn.Module, split: Split, device: str = "cpu", batch_siz
     if not use_cache:
         return compute(encoder, split, np.unique(rows), device, batch_size, progress,
                        stats).select(rows)
-    path = cache_path(encoder, split)
+    ident = identify(encoder)
+    path = _path(ident.name, ident.revision, split)
     if dd.world_size() > 1 and not dd.is_main():
         dd.barrier()
         return _read(path).select(rows)
-    with _locked(path):
+    with file_lock(path, what=f"the {ident.name} embeddings of {split.name}"):
         have = _read(path)
         need = np.unique(rows)
         if refresh and have is not None:  # drop the requested rows; they are computed again
@@ -171,6 +167,9 @@ def embed(encoder: torch.nn.Module, split: Split, device: str = "cpu", batch_siz
             new = compute(encoder, split, missing, device, batch_size, progress, stats)
             have = new if have is None else Embeddings.merge([have, new])
             _write(path, have)
+        record_use(path, ident.name, task)
+    if len(missing):
+        enforce_cap(path)
     if dd.world_size() > 1:
         dd.barrier()
     return have.select(rows)

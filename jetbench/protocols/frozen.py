@@ -52,8 +52,9 @@ class FrozenProtocol(Protocol):
 
     def source(self, split: Split) -> Any:
         emb = embed(self.encoder, split, self.device, batch_size=int(self.settings["embed_batch"]),
-                    progress=self.progress, use_cache=bool(self.settings["cache"]),
-                    refresh=self.refresh_cache, stats=self.measured)
+                    progress=self.progress,
+                    use_cache=bool(self.settings["cache"]) and self.use_cache,
+                    refresh=self.refresh_cache, stats=self.measured, task=self.task.name)
         return EmbeddingSource(emb.jet, emb.tokens, emb.offsets, self.targets(split.load()))
 
 

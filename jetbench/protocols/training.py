@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from jetbench.core import distributed as dd
+from jetbench.core.log import progress_bar
 from jetbench.core.optim import EarlyStopping, adamw, warmup_cosine
 from jetbench.protocols.data import batches
 from jetbench.tasks import TaskKind
@@ -133,8 +133,8 @@ def train(model: TaskModel, loss_fn: nn.Module, train_src: Any, val_src: Any, s:
     best_state = copy.deepcopy(model.state_dict())
     stopper = EarlyStopping(s.patience)
     queue: list[np.ndarray] = []
-    bar = tqdm(total=s.max_steps, desc=desc, unit="step", disable=not (progress and dd.is_main()),
-               leave=False)
+    bar = progress_bar(total=s.max_steps, desc=desc, unit="step",
+                       enabled=progress and dd.is_main(), leave=False)
     model.train()
     for step in range(s.max_steps):
         if not queue:
@@ -182,8 +182,8 @@ def predict(model: TaskModel, src: Any, kind: TaskKind, n_slots: int, batch_size
     back to `n_slots`."""
     model.eval()
     outs = []
-    for idx in tqdm(batches(len(src), batch_size, None), desc="score", leave=False,
-                    disable=not progress):
+    for idx in progress_bar(batches(len(src), batch_size, None), desc="score", leave=False,
+                            enabled=progress):
         inputs, _ = src.get(idx, device)
         out, mask = model(inputs)
         s = kind.to_scores(out, mask).float().cpu()

@@ -111,6 +111,7 @@ class TaskSpec(_Model):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     version: PositiveInt
     description: str
+    summary: str = ""  # one line for `jetbench list tasks`
     data: DataSpec
     head: str  # a kind of `jetbench.tasks.kinds.KINDS`
     classes: tuple[str, ...] | None = None
@@ -199,6 +200,6 @@ class TaskSpec(_Model):
 
     def hash(self) -> str:
         """Identity of the definition (everything but the free-text descriptions)."""
-        d = self.model_dump(mode="json", exclude={"description"})
+        d = self.model_dump(mode="json", exclude={"description", "summary"})
         d["data"].pop("description", None)
         return hash_json(d)
