@@ -138,21 +138,15 @@ def _pretrain(
     if saved is not None:
         loop.load(saved)
     loop.fit_seconds = fit_seconds
-<<<<<<< HEAD
-    loop.run(root, progress=progress, snapshots=out / SNAPSHOTS)
-    if info.is_main:
-        _save_final(loop, out, jets.content_hash, data_path, fit_seconds)
-=======
     # experiment tracking (--track / JETBENCH_TRACK): the main process logs the curves
     tracker = (open_trackers(f"pretrain-{cfg.name}-{cfg.scale}", params=cfg.to_dict())
                if info.is_main else NullTracker())
     try:
-        loop.run(root, progress=progress, tracker=tracker)
+        loop.run(root, progress=progress, tracker=tracker, snapshots=out / SNAPSHOTS)
         if info.is_main:
             _save_final(loop, out, jets.content_hash, data_path, fit_seconds)
     finally:
         tracker.close()
->>>>>>> main
     distributed.barrier()
     return out
 

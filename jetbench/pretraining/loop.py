@@ -207,19 +207,15 @@ class PretrainLoop:
         distributed.barrier()
 
     # ---- the run ----------------------------------------------------------------------------
-<<<<<<< HEAD
     def snapshot(self, folder: Path) -> None:
         """The encoder as it is now, in its own checkpoint folder (rank 0; weights only)."""
         if self.info.is_main:
             save_encoder(self.model, folder / f"step_{self.step:07d}")
 
-    def run(self, root: Path, progress: bool = True, snapshots: Path | None = None) -> None:
-        """Train until `cfg.steps`, logging, probing, checkpointing and snapshotting on the way."""
-=======
-    def run(self, root: Path, progress: bool = True, tracker: Tracker | None = None) -> None:
-        """Train until `cfg.steps`, logging, probing and checkpointing on the way; each log
-        record also goes to `tracker` (experiment tracking, main process only)."""
->>>>>>> main
+    def run(self, root: Path, progress: bool = True, tracker: Tracker | None = None,
+            snapshots: Path | None = None) -> None:
+        """Train until `cfg.steps`, logging, probing, checkpointing and snapshotting on the way;
+        each log record also goes to `tracker` (experiment tracking, main process only)."""
         cfg = self.cfg
         tracker = tracker if tracker is not None and self.info.is_main else NullTracker()
         self.model.train()
