@@ -10,8 +10,9 @@ from jetbench.core.scales import PerScale
 # steps, batch size, jets for fit_preprocessing, probe period, LR half-life (fraction of the
 # steps), torch threads, snapshot period. `paper` is the MPMv2 run (1M steps of 1000 jets, half-life
 # 10 % of the steps).
-# `cpu` is the reference recipe measured in docs/pretraining.md: 2400 steps of 128 jets (~307k
-# jet-views, ~5 epochs of the 64k-jet pretraining split) in about 40 minutes of one core per encoder.
+# `cpu` is the reference recipe measured in docs/pretraining.md: 1200 steps of 128 jets (~154k
+# jet-views, ~2.4 epochs of the 64k-jet pretraining split) in about 21 minutes of one core per
+# encoder (two encoders pretrain at once on a 2-core machine).
 # Measured on mpm_reg (JetClass linear probe on held-out train+val jets): the probe keeps rising
 # up to ~1800 steps (0.44 at init, 0.52 at 600, 0.54 at 900-1200 steps); the LR halves every 35 %
 # of the run (the paper's 10 % leaves the last half of a short run below 3 % of the peak); 64k
@@ -26,8 +27,8 @@ from jetbench.core.scales import PerScale
 SCALE_DEFAULTS: PerScale[dict[str, float]] = PerScale({
     "smoke": {"steps": 20, "batch_size": 32, "sample_size": 2_000, "probe_every": 1,
               "half_life": 0.1, "threads": 1, "snapshot_every": 0},
-    "cpu": {"steps": 2400, "batch_size": 128, "sample_size": 20_000, "probe_every": 8,
-            "half_life": 0.35, "threads": 1, "snapshot_every": 400},
+    "cpu": {"steps": 1200, "batch_size": 128, "sample_size": 20_000, "probe_every": 8,
+            "half_life": 0.35, "threads": 1, "snapshot_every": 200},
     "paper": {"steps": 1_000_000, "batch_size": 1_000, "sample_size": 500_000, "probe_every": 10,
               "half_life": 0.1, "threads": 0, "snapshot_every": 0},
 }, "pretraining")
