@@ -27,7 +27,9 @@ PRETRAIN_SHA = "3f425994ab4a93a64146b3e2f28f64dc3ae3c3d23f2b4a481787a7480e00efff
 SCORES_SHA = {
     ("finetune", "btag"): "04cb8855209147947e7f0c39c57c45b9295e2dabf8c35620d609bee8fd63b180",
     ("frozen", "vertexing"): "8bfb6bd9081c62e544e42aa89fa709e28275ca4462d466fdde439e79520b6821",
-    ("linear", "trackid"): "a64187c7009c1e1ee274db8c0fd3309ef73d6f0ab078d818e17c48ed7c5e38ff",
+    # linear v3 (L-BFGS to convergence on standardised embeddings) replaced v2's minibatch AdamW:
+    # re-pinned with the protocol version bump (v2: a64187c7009c...)
+    ("linear", "trackid"): "ed5a644de9e5a77bbf09351f61f33b524495974896cfc4884d4e282a6491f81a",
     ("scratch", "jetclass"): "596d6b3ed76c9cc5997589ae61f749e3504e79d91d2c4ded75e25b941dbb2769",
 }
 

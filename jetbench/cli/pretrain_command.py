@@ -21,13 +21,20 @@ def pretrain_command(
     resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in the folder."),
     seed: int = typer.Option(0, "--seed", help="Seed for initialisation, preprocessing fits and batches."),
     data: Path = typer.Option(None, "--data", help="Pretrain on this canonical jetclass store instead."),
+    check_shipped: bool = typer.Option(False, "--check-shipped", help="Re-make the checkpoint "
+                                       "shipped with jetbench (default --out: "
+                                       "checkpoint_dir()/ENCODER/SCALE-remade) and check that its "
+                                       "weights are bit-identical."),
     no_progress: bool = no_progress_option(),
     track: str = track_option(),
 ) -> None:
     """Pretrain an encoder on the jetclass pretraining split; prints the checkpoint folder."""
     from jetbench.core import preflight
+    from jetbench.core.errors import JetbenchError
     from jetbench.core.paths import checkpoint_dir
+    from jetbench.encoders.shipped import list_shipped, shipped  # lazy: keeps --help fast
     from jetbench.pretraining import pretrain  # lazy: torch; `jetbench --help` stays fast
+    from jetbench.pretraining.api import check_shipped as compare  # lazy: torch
 
     preflight.check_run_args(seed=seed)
     preflight.check_count("--steps", steps, 1)
@@ -38,6 +45,11 @@ def pretrain_command(
     if data is None:
         preflight.check_caches("data")
     tracking_wanted(track)
+    if check_shipped and shipped(encoder, scale) is None:
+        raise JetbenchError(f"--check-shipped: jetbench ships no {scale} checkpoint of "
+                            f"'{encoder}' (shipped: {', '.join(list_shipped()) or 'none'})")
+    if check_shipped and out is None:
+        out = checkpoint_dir() / encoder.replace(":", "_").replace("/", "_") / f"{scale}-remade"
     path = pretrain(
         encoder,
         scale,
@@ -52,3 +64,8 @@ def pretrain_command(
     )
     if os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 alone prints
         print(path)
+        if check_shipped:
+            same, message = compare(encoder, scale, path)
+            print(message)
+            if not same:
+                raise typer.Exit(1)

@@ -29,12 +29,16 @@ def run(
     force: bool = typer.Option(False, "--force", help="Re-run even if the result exists."),
     threads: int = typer.Option(None, "--threads", help="Torch threads (default: the idle "
                                 "cores)."),
+    pretrain: bool = typer.Option(False, "--pretrain", help="Pretrain the encoder here (or use "
+                                  "the one pretrained before) instead of the checkpoint shipped "
+                                  "with jetbench."),
     no_progress: bool = no_progress_option(),
     track: str = track_option(),
 ) -> None:
     """Train and score one cell; write its result JSON; print a short table.
 
-    Makes the task data and pretrains the encoder first if they are not cached yet.
+    Uses the encoder checkpoint shipped with jetbench where there is one (and says so); makes
+    the task data and pretrains an encoder without one first if they are not cached yet.
     """
     from jetbench.core import distributed as dd  # lazy: torch; `jetbench --help` stays fast
     from jetbench.core import preflight
@@ -45,7 +49,7 @@ def run(
     tracking_wanted(track)
     out = run_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale, device=device,
                    results_dir=res, force=force, progress=progress_wanted(no_progress),
-                   threads=threads)
+                   threads=threads, pretrain=pretrain)
     if dd.is_main():
         print(format_result(out.result, out.skipped))
         if out.path is not None and not out.skipped:
@@ -82,6 +86,8 @@ def sweep(
     threads: int = typer.Option(None, "--threads", help="Torch threads in total."),
     prepare_only: bool = typer.Option(False, "--prepare-only", help="Only make data and "
                                       "pretrained encoders."),
+    pretrain: bool = typer.Option(False, "--pretrain", help="Pretrain encoders here instead of "
+                                  "using the checkpoints shipped with jetbench."),
     no_progress: bool = no_progress_option(),
     track: str = track_option(),
 ) -> None:
@@ -114,12 +120,12 @@ def sweep(
         return
     log = get_logger("sweep")
     log.info(f"{len(cells)} cells; preparing data and encoders")
-    encs = sw.prepare(cells, device, progress=progress)
+    encs = sw.prepare(cells, device, progress=progress, pretrain=pretrain)
     if prepare_only:
         return
-    todo, done = (cells, []) if force else sw.pending(cells, res, device, encs)
+    todo, done = (cells, []) if force else sw.pending(cells, res, device, encs, pretrain)
     log.info(f"{len(done)} already done, {len(todo)} to run with {workers} worker(s)")
-    outcomes = sw.run_local(todo, res, workers, device, force, threads) if todo else []
+    outcomes = sw.run_local(todo, res, workers, device, force, threads, pretrain) if todo else []
     outcomes += [{"cell": c.id, "status": "skipped", "score": "", "seconds": None, "error": ""}
                  for c in done]
     print(sw.summary_table(outcomes))

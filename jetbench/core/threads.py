@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 
 
 def _cpu_times() -> tuple[int, int] | None:
@@ -50,3 +52,27 @@ def auto_threads(requested: int | None = None) -> int:
         return int(env)
     cores = os.cpu_count() or 1
     return max(1, min(cores, int(cores - busy_cores() + 0.5)))
+
+
+@contextlib.contextmanager
+def pinned_threads(n: int) -> Iterator[None]:
+    """Run the block with exactly `n` threads in torch and in the BLAS/OpenMP pools that numpy and
+    scikit-learn use (k-means fits); restore the previous settings after. `n` = 0: leave as is.
+
+    Floating-point sums depend on how work is split over threads, so a computation that must give
+    the same bits on every run (a reference checkpoint) fixes its thread count instead of taking
+    what the machine's load suggests.
+    """
+    if n <= 0:
+        yield
+        return
+    import torch  # lazy: core.threads is read by code paths that never touch torch
+    from threadpoolctl import threadpool_limits  # lazy: only pinned runs need it
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        torch.set_num_threads(before)

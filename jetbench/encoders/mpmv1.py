@@ -102,13 +102,16 @@ V1_TARGETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def _v1(name: str, target: str) -> Factory:
-    """An MPMv1 variant predicting `target`, with the paper's head ordering and 30% masking."""
+def _v1(name: str, target: str, ordering: str = "head") -> Factory:
+    """An MPMv1 variant predicting `target` with 30% masking; the paper's choice is `head` ordering."""
     targets = {s: {"target": target, "target_cfg": cfg} for s, cfg in V1_TARGETS[target].items()}
-    return register_variant(MPMv1, name, BACKBONE_SCALES, targets, ordering="head", mask_frac=0.3)
+    return register_variant(MPMv1, name, BACKBONE_SCALES, targets, ordering=ordering, mask_frac=0.3)
 
 
 mpmv1_vqvae = _v1("mpmv1_vqvae", "vqvae")
 mpmv1_kmeans = _v1("mpmv1_kmeans", "kmeans")
 mpmv1_binning = _v1("mpmv1_binning", "binning")
 mpmv1_reg = _v1("mpmv1_reg", "reg")
+# the ordering ablation of the paper's tables: no position information anywhere
+mpmv1_vqvae_none = _v1("mpmv1_vqvae_none", "vqvae", ordering="none")
+mpmv1_kmeans_none = _v1("mpmv1_kmeans_none", "kmeans", ordering="none")

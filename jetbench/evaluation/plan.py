@@ -59,10 +59,12 @@ def check_names(encoder: str | nn.Module, task: str, protocol: str, scale: str =
                             "pass an encoder name or a jetbench.encoders.Encoder")
 
 
-def load_encoder(encoder: str | nn.Module, scale: str, device: str) -> LoadedEncoder:
-    """A named encoder pretrained from the cache (or now), or an in-memory model as it is."""
+def load_encoder(encoder: str | nn.Module, scale: str, device: str,
+                 pretrain: bool = False) -> LoadedEncoder:
+    """A named encoder — the shipped checkpoint, else pretrained from the cache (or now); with
+    `pretrain` always a local one — or an in-memory model as it is."""
     if isinstance(encoder, str):
-        model = ensure_pretrained(encoder, scale, device=device)
+        model = ensure_pretrained(encoder, scale, device=device, pretrain=pretrain)
         return LoadedEncoder(model, encoder, identify(model))
     ident = identify(encoder)
     return LoadedEncoder(encoder, ident.name, ident)
@@ -115,10 +117,12 @@ def plan_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, 
               budget: int | None = None, seed: int = 0, scale: str = "cpu", device: str = "auto",
               results_dir: str | Path | None = None, progress: bool = True,
               overrides: dict[str, Any] | None = None,
-              encoders: dict[str, LoadedEncoder] | None = None) -> CellPlan:
+              encoders: dict[str, LoadedEncoder] | None = None,
+              pretrain: bool = False) -> CellPlan:
     """Validate the cell, produce its data and encoder (cached), resolve settings and hashes.
 
-    `encoders` memoises loaded encoders by name (a sweep plans many cells of one encoder).
+    `encoders` memoises loaded encoders by name (a sweep plans many cells of one encoder);
+    `pretrain` uses a locally pretrained encoder instead of the shipped checkpoint.
     """
     protocol = protocol or DEFAULT_PROTOCOL
     check_names(encoder, task, protocol, scale, overrides)
@@ -130,7 +134,7 @@ def plan_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, 
     if encoders is not None and key in encoders:
         loaded = encoders[key]
     else:
-        loaded = load_encoder(encoder, scale, dev)
+        loaded = load_encoder(encoder, scale, dev, pretrain)
         if encoders is not None and key is not None:
             encoders[key] = loaded
     idx = budget_indices(spec, scale, budget, seed)

@@ -100,7 +100,7 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
              results_dir: str | Path | None = None, force: bool = False, progress: bool = True,
              threads: int | None = None, overrides: dict[str, Any] | None = None,
              encoders: dict[str, LoadedEncoder] | None = None, cache: bool = True,
-             tracker: Tracker | None = None) -> CellOutcome:
+             tracker: Tracker | None = None, pretrain: bool = False) -> CellOutcome:
     """Run (or find already done) one cell; write its Result JSON under `results_dir` if given.
 
     `cache=False`: frozen/linear embeddings are computed in memory, no cache file is written.
@@ -114,7 +114,7 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
     t0 = time.perf_counter()
     plan = plan_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale,
                      device=device, results_dir=results_dir, progress=progress,
-                     overrides=overrides, encoders=encoders)
+                     overrides=overrides, encoders=encoders, pretrain=pretrain)
     dd.setup(plan.device)  # after pretraining, which sets up and tears down its own group
     if not force:
         old, why = finished(plan)
@@ -150,13 +150,16 @@ def evaluate(model: str | nn.Module, tasks: list[str] | str | None = None,
              protocol: str = DEFAULT_PROTOCOL, scale: str = "cpu", budget: int | None = None,
              seed: int = 0, device: str = "auto", results_dir: str | Path | None = None,
              force: bool = False, progress: bool = True, cache: bool = True,
-             tracker: Tracker | None = None) -> list[Result]:
+             tracker: Tracker | None = None, pretrain: bool = False) -> list[Result]:
     """Benchmark an encoder (a registered name, or an in-memory `Encoder` from a training loop)
     on tasks; returns one Result per task. Results are written only when `results_dir` is given.
 
     From a training loop: `cache=False` keeps frozen/linear embeddings in memory (a changing
     model would otherwise add a cache file per call), and `tracker` (any object with the
     `jetbench.tracking.Tracker` methods, e.g. your own W&B wrapper) receives each result.
+
+    A named encoder uses the checkpoint shipped with jetbench where there is one (cpu scale);
+    `pretrain=True` pretrains it here instead (or uses the one pretrained before).
 
     An in-memory model is never modified: `finetune`/`scratch` train a copy, `frozen`/`linear`
     embed in eval mode and restore its train/eval state.
@@ -165,5 +168,5 @@ def evaluate(model: str | nn.Module, tasks: list[str] | str | None = None,
         [tasks] if isinstance(tasks, str) else list(tasks))
     return [run_cell(model, t, protocol, budget=budget, seed=seed, scale=scale, device=device,
                      results_dir=results_dir, force=force, progress=progress, cache=cache,
-                     tracker=tracker).result
+                     tracker=tracker, pretrain=pretrain).result
             for t in names]

@@ -75,24 +75,25 @@ def expand(encoders: list[str], tasks: list[str], protocols: list[str],
     return list(dict.fromkeys(cells))
 
 
-def prepare(cells: list[Cell], device: str = "auto",
-            progress: bool = True) -> dict[str, LoadedEncoder]:
+def prepare(cells: list[Cell], device: str = "auto", progress: bool = True,
+            pretrain: bool = False) -> dict[str, LoadedEncoder]:
     """Produce every task's data and every encoder's checkpoint once (in this process)."""
     scale = cells[0].scale if cells else "cpu"
     for task in dict.fromkeys(c.task for c in cells):
         prepare_data(get_task(task), scale, progress)
     dev = str(resolve_device(device))
-    return {e: load_encoder(e, scale, dev) for e in dict.fromkeys(c.encoder for c in cells)}
+    return {e: load_encoder(e, scale, dev, pretrain) for e in dict.fromkeys(c.encoder for c in cells)}
 
 
 def pending(cells: list[Cell], results_dir: str | Path, device: str = "auto",
-            encoders: dict[str, LoadedEncoder] | None = None) -> tuple[list[Cell], list[Cell]]:
+            encoders: dict[str, LoadedEncoder] | None = None,
+            pretrain: bool = False) -> tuple[list[Cell], list[Cell]]:
     """(to run, already done with matching hashes)."""
     todo, done = [], []
     for c in cells:
         plan = plan_cell(c.encoder, c.task, c.protocol, budget=c.budget, seed=c.seed,
                          scale=c.scale, device=device, results_dir=results_dir, progress=False,
-                         encoders=encoders)
+                         encoders=encoders, pretrain=pretrain)
         (done if finished(plan)[0] is not None else todo).append(c)
     return todo, done
 
@@ -101,13 +102,14 @@ _WORKER_ENCODERS: dict[str, LoadedEncoder] = {}
 
 
 def _run_one(cell: Cell, results_dir: str, device: str, force: bool, threads: int,
-             progress: bool) -> dict[str, Any]:
+             progress: bool, pretrain: bool = False) -> dict[str, Any]:
     """One cell in a worker: never raises, reports the outcome."""
     t0 = time.perf_counter()
     try:
         out = run_cell(cell.encoder, cell.task, cell.protocol, budget=cell.budget, seed=cell.seed,
                        scale=cell.scale, device=device, results_dir=results_dir, force=force,
-                       progress=progress, threads=threads, encoders=_WORKER_ENCODERS)
+                       progress=progress, threads=threads, encoders=_WORKER_ENCODERS,
+                       pretrain=pretrain)
     except Exception as err:  # noqa: BLE001 - one failed cell must not stop the sweep
         return {"cell": cell.id, "status": "failed", "score": None,
                 "seconds": round(time.perf_counter() - t0, 1),
@@ -119,18 +121,20 @@ def _run_one(cell: Cell, results_dir: str, device: str, force: bool, threads: in
 
 
 def run_local(cells: list[Cell], results_dir: str | Path, workers: int = 1, device: str = "auto",
-              force: bool = False, threads: int | None = None) -> list[dict[str, Any]]:
+              force: bool = False, threads: int | None = None,
+              pretrain: bool = False) -> list[dict[str, Any]]:
     """Run cells in this process (workers=1) or in a pool of `workers` spawned processes."""
     per_worker = max(1, auto_threads(threads) // max(workers, 1))
     if workers <= 1:
         out = []
         for i, c in enumerate(cells, 1):
             _log.info(f"[{i}/{len(cells)}] {c.id}")
-            out.append(_run_one(c, str(results_dir), device, force, per_worker, True))
+            out.append(_run_one(c, str(results_dir), device, force, per_worker, True, pretrain))
         return out
     outcomes: list[dict[str, Any]] = []
     with worker_pool(workers) as pool:  # workers die with this process; Ctrl-C/SIGTERM stop them
-        futures = {pool.submit(_run_one, c, str(results_dir), device, force, per_worker, False): c
+        futures = {pool.submit(_run_one, c, str(results_dir), device, force, per_worker, False,
+                               pretrain): c
                    for c in cells}
         remaining = set(futures)
         while remaining:

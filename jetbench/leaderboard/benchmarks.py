@@ -81,17 +81,37 @@ BENCHMARKS: dict[str, Benchmark] = {
                         "(the task's default at the cpu scale): the quick leaderboard.",
         ),
         Benchmark(
+            name="jetbench-core-v2", version=2, scale="cpu", tasks=CORE_TASKS,
+            protocols=("frozen", "linear", "finetune"), min_seeds=3,
+            description="The five core tasks under the frozen head, the linear probe and "
+                        "fine-tuning, at every label budget the task defines for the cpu scale, "
+                        "3 seeds per cell.",
+        ),
+        Benchmark(
             name="jetbench-core-lite-v2", version=2, scale="cpu", tasks=CORE_TASKS,
             protocols=("frozen", "linear", "finetune"), budget_rule="default", min_seeds=3,
-            description="The five core tasks at the task's default cpu budget, frozen, linear "
-                        "probe and fine-tuned, three seeds per cell (enough for a paired test).",
+            description="The five core tasks under the frozen head, the linear probe and "
+                        "fine-tuning, at one label budget each (the task's default at the cpu "
+                        "scale), 3 seeds per cell: the quick leaderboard.",
         ),
         Benchmark(
             name="jetbench-jetclass-labels-v1", version=1, scale="cpu", tasks=("jetclass",),
             protocols=("frozen", "linear", "finetune"), budgets={"jetclass": (100, 1000, 10000)},
             min_seeds=3,
-            description="JetClass accuracy against the number of labelled jets (100 / 1k / 10k): "
-                        "where pretraining should help most.",
+            description="JetClass accuracy against the number of labelled jets (100, 1k, 10k): "
+                        "where pretraining should help most (small budgets), 3 seeds per cell.",
+        ),
+        Benchmark(
+            name="jetbench-transfer-v1", version=1, scale="cpu", tasks=("toptag", "quarkgluon"),
+            protocols=("frozen", "linear", "finetune"), budget_rule="default", min_seeds=3,
+            description="Transfer of jetclass-pretrained encoders to the community's top tagging "
+                        "and quark-gluon datasets (cpu-scale stand-ins from the embedded "
+                        "generator), at the task's default budget, 3 seeds per cell.",
+        ),
+        Benchmark(
+            name="jetbench-smoke-v2", version=2, scale="smoke", tasks=CORE_TASKS,
+            protocols=("frozen", "linear", "finetune"), min_seeds=1,
+            description="Smoke-scale run of the core grid: checks the plumbing, not the physics.",
         ),
         Benchmark(
             name="jetbench-smoke-v1", version=1, scale="smoke", tasks=CORE_TASKS,

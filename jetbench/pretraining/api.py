@@ -15,9 +15,13 @@ from jetbench.core import distributed
 from jetbench.core.devices import resolve_device
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_json, write_text
+from jetbench.core.hashing import sha256_file
 from jetbench.core.log import get_logger
 from jetbench.core.paths import checkpoint_dir
+from jetbench.core.threads import pinned_threads
 from jetbench.encoders import PretrainableEncoder, create_encoder, load_encoder, save_encoder
+from jetbench.encoders.checkpoint import WEIGHTS
+from jetbench.encoders.shipped import shipped, verify
 from jetbench.pretraining.checkpointing import STATE_DIR, clear_train_state, load_train_state
 from jetbench.pretraining.config import PretrainConfig
 from jetbench.pretraining.data import PretrainData
@@ -26,6 +30,7 @@ from jetbench.tracking import NullTracker, open_trackers
 
 SUMMARY = "pretrain_log.json"
 LOG = "pretrain_log.jsonl"
+SNAPSHOTS = "snapshots"  # encoder every `snapshot_every` steps, for the learning curve
 
 
 def default_checkpoint(name: str, scale: str) -> Path:
@@ -77,9 +82,13 @@ def pretrain(
             probe_every=probe_every,
         )
         out_dir = Path(out) if out is not None else default_checkpoint(name, scale)
-        return _pretrain(cfg, dev, info, out_dir, resume, data, progress)
+        with pinned_threads(cfg.threads if dev.type == "cpu" else 0):
+            return _pretrain(cfg, dev, info, out_dir, resume, data, progress)
     finally:
         distributed.teardown(info)
+
+
+_pretrain_now = pretrain  # `ensure_pretrained(pretrain=...)` shadows the name
 
 
 def _data_path(scale: str, data: str | os.PathLike | None, info: distributed.DistInfo) -> Path:
@@ -139,7 +148,7 @@ def _pretrain(
     tracker = (open_trackers(f"pretrain-{cfg.name}-{cfg.scale}", params=cfg.to_dict())
                if info.is_main else NullTracker())
     try:
-        loop.run(root, progress=progress, tracker=tracker)
+        loop.run(root, progress=progress, tracker=tracker, snapshots=out / SNAPSHOTS)
         if info.is_main:
             _save_final(loop, out, jets.content_hash, data_path, fit_seconds)
     finally:
@@ -199,8 +208,17 @@ def _say(info: distributed.DistInfo, message: str) -> None:
         get_logger().info(message)
 
 
-def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto") -> torch.nn.Module:
-    """The pretrained encoder `name` at `scale`: loaded from its checkpoint, or pretrained now."""
+def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto",
+                      pretrain: bool = False) -> torch.nn.Module:
+    """The pretrained encoder `name` at `scale`: the checkpoint shipped with jetbench (checked
+    against its pinned sha256), else the local one, else pretrained now and kept. `pretrain=True`
+    skips the shipped checkpoint and uses (or makes) a local one."""
+    ship = None if pretrain else shipped(name, scale)
+    if ship is not None:
+        folder = verify(ship)
+        get_logger().info(f"using the shipped {scale} checkpoint of {name} (weights sha256 "
+                          f"{ship.weights_sha256[:12]}; --pretrain pretrains it here instead)")
+        return load_encoder(folder, spec=name).to(resolve_device(device))
     path = default_checkpoint(name, scale)
     if not is_complete(path):
         model = create_encoder(name, scale)
@@ -208,5 +226,17 @@ def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto") -> to
             return model.to(resolve_device(device))
         get_logger().info(f"no pretrained '{name}' for scale '{scale}' in {path}; pretraining "
                           "it now (once; later runs load it)")
-        pretrain(name, scale, device=device, resume=(path / STATE_DIR).exists())
+        _pretrain_now(name, scale, device=device, resume=(path / STATE_DIR).exists())
     return load_encoder(path, spec=name).to(resolve_device(device))
+
+
+def check_shipped(name: str, scale: str, folder: str | os.PathLike) -> tuple[bool, str]:
+    """Does the checkpoint in `folder` have the weights of the shipped one, bit for bit?"""
+    ship = shipped(name, scale)
+    if ship is None:
+        return False, f"jetbench ships no {scale} checkpoint of '{name}'"
+    got = sha256_file(str(Path(folder) / WEIGHTS))
+    if got == ship.weights_sha256:
+        return True, f"{name}/{scale}: model.safetensors is bit-identical to the shipped one ({got[:16]})"
+    return False, (f"{name}/{scale}: model.safetensors sha256 {got[:16]} differs from the shipped "
+                   f"{ship.weights_sha256[:16]}")

@@ -7,20 +7,30 @@ from dataclasses import asdict, dataclass
 from jetbench.core.errors import JetbenchError
 from jetbench.core.scales import PerScale
 
-# steps, batch size, jets for fit_preprocessing, probe period. `cpu` is sized so that mpm_flow
-# pretrains in about five minutes on a free 2-core machine: bench/bench_pretrain.py measured 113 jets
-# per CPU-second for its full step (batch 128, one thread), i.e. ~0.7 s per step on two cores, and
-# 400 steps (~3 epochs of the 16k-jet split). `paper` is the MPMv2 run. The probe embeds the full
-# jets once more (without gradients); every 4th step that costs ~5 % of the step time.
-# `half_life` is the LR half-life as a fraction of the steps: the paper's 10 % everywhere except
-# cpu, where 400 steps at 10 % left steps 220-400 below 3e-5 (the online probe stalled at 0.20).
+# steps, batch size, jets for fit_preprocessing, probe period, LR half-life (fraction of the
+# steps), torch threads, snapshot period. `paper` is the MPMv2 run (1M steps of 1000 jets, half-life
+# 10 % of the steps).
+# `cpu` is the reference recipe measured in docs/pretraining.md: 1200 steps of 128 jets (~154k
+# jet-views, ~2.4 epochs of the 64k-jet pretraining split) in about 21 minutes of one core per
+# encoder (two encoders pretrain at once on a 2-core machine).
+# Measured on mpm_reg (JetClass linear probe on held-out train+val jets): the probe keeps rising
+# up to ~1800 steps (0.44 at init, 0.52 at 600, 0.54 at 900-1200 steps); the LR halves every 35 %
+# of the run (the paper's 10 % leaves the last half of a short run below 3 % of the peak); 64k
+# generated jets score like 16k at equal steps (0.529 vs 0.525 at 600 steps) — more jets cost
+# generation but never hurt, and 5 epochs over 64k overfit less than 19 over 16k.
+# `threads` pins torch's intra-op threads (0 = leave them alone): float sums depend on how work is
+# split over threads, so the same command gives the same checkpoint bits on a busy or an idle
+# machine only with a fixed count; one thread per encoder lets a 2-core machine pretrain two
+# encoders at once with no loss of efficiency (bf16 autocast is slower on CPU at these widths:
+# bench/bench_pretrain_precision.py). Snapshots keep the encoder every `snapshot_every` steps for
+# the learning curve (not needed to use the checkpoint).
 SCALE_DEFAULTS: PerScale[dict[str, float]] = PerScale({
     "smoke": {"steps": 20, "batch_size": 32, "sample_size": 2_000, "probe_every": 1,
-              "half_life": 0.1},
-    "cpu": {"steps": 400, "batch_size": 128, "sample_size": 20_000, "probe_every": 4,
-            "half_life": 0.35},
+              "half_life": 0.1, "threads": 1, "snapshot_every": 0},
+    "cpu": {"steps": 1200, "batch_size": 128, "sample_size": 20_000, "probe_every": 8,
+            "half_life": 0.35, "threads": 1, "snapshot_every": 200},
     "paper": {"steps": 1_000_000, "batch_size": 1_000, "sample_size": 500_000, "probe_every": 10,
-              "half_life": 0.1},
+              "half_life": 0.1, "threads": 0, "snapshot_every": 0},
 }, "pretraining")
 
 
@@ -44,6 +54,8 @@ class PretrainConfig:
     # the probe chases a drifting embedding with few updates: a high LR tracks it (measured on an
     # mpm_flow checkpoint: 40 updates of 128 jets reach 0.20 accuracy at 1e-2, 0.14 at 1e-3)
     probe_lr: float = 1e-2
+    threads: int = 0  # torch intra-op threads during the run; 0 = as the process has them
+    snapshot_every: int = 0  # keep the encoder every N steps under <out>/snapshots (0 = never)
 
     @classmethod
     def for_scale(
@@ -66,6 +78,8 @@ class PretrainConfig:
             "sample_size": d["sample_size"],
             "probe_every": d["probe_every"],
             "half_life_fraction": d["half_life"],
+            "threads": int(d["threads"]),
+            "snapshot_every": int(d["snapshot_every"]),
             "ckpt_every": max(1, min(10_000, steps // 10)),
             **{k: v for k, v in overrides.items() if v is not None},
         }

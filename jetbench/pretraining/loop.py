@@ -20,6 +20,7 @@ from jetbench.core import distributed
 from jetbench.core.errors import JetbenchError
 from jetbench.core.log import get_logger, progress_bar
 from jetbench.core.optim import WarmupExpDecay, adamw
+from jetbench.encoders import save_encoder
 from jetbench.pretraining.checkpointing import TrainState, save_train_state
 from jetbench.pretraining.config import PretrainConfig
 from jetbench.pretraining.data import PretrainData
@@ -206,9 +207,15 @@ class PretrainLoop:
         distributed.barrier()
 
     # ---- the run ----------------------------------------------------------------------------
-    def run(self, root: Path, progress: bool = True, tracker: Tracker | None = None) -> None:
-        """Train until `cfg.steps`, logging, probing and checkpointing on the way; each log
-        record also goes to `tracker` (experiment tracking, main process only)."""
+    def snapshot(self, folder: Path) -> None:
+        """The encoder as it is now, in its own checkpoint folder (rank 0; weights only)."""
+        if self.info.is_main:
+            save_encoder(self.model, folder / f"step_{self.step:07d}")
+
+    def run(self, root: Path, progress: bool = True, tracker: Tracker | None = None,
+            snapshots: Path | None = None) -> None:
+        """Train until `cfg.steps`, logging, probing, checkpointing and snapshotting on the way;
+        each log record also goes to `tracker` (experiment tracking, main process only)."""
         cfg = self.cfg
         tracker = tracker if tracker is not None and self.info.is_main else NullTracker()
         self.model.train()
@@ -231,6 +238,8 @@ class PretrainLoop:
                         lr=f"{rec['lr']:.2e}",
                         refresh=False,
                     )
+                if snapshots is not None and cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
+                    self.snapshot(snapshots)
                 if stop["requested"] or (self.step % cfg.ckpt_every == 0 and self.step < cfg.steps):
                     self.checkpoint(root)
                 if stop["requested"]:

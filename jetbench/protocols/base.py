@@ -56,6 +56,7 @@ class Protocol(ABC):
         self.task: TaskSpec | None = None
         self.history: History | None = None
         self.measured = Measured()
+        self.fit_info: dict[str, Any] = {}  # solver facts a subclass reports (e.g. the chosen L2)
         self.refresh_cache = False  # frozen/linear: recompute cached embeddings (`--force`)
         self.use_cache = True  # frozen/linear: False embeds in memory, writes no cache file
 
@@ -115,14 +116,22 @@ class Protocol(ABC):
         self.encoder = self.prepare_encoder(encoder, seed)
         in_dim = int(self.encoder.embed_dim)
         head = task.kind.build_head(in_dim, linear=self.settings.get("linear_head", False))
-        self.model = TaskModel(head, self.encoder if self.uses_backbone_training else None)
+        self.model = TaskModel(self.wrap_head(head, in_dim),
+                               self.encoder if self.uses_backbone_training else None)
         src_train = self.source(train_split)
         src_val = self.source(val_split)
         self.resolved = self.train_settings(task, len(src_train))
-        self.history = train(self.model, task.kind.loss(), src_train, src_val, self.resolved,
-                             seed=seed, device=device, progress=progress,
-                             desc=f"{self.name} {task.name}")
+        self.history = self.train_head(task, src_train, src_val, seed)
         return self
+
+    def wrap_head(self, head: torch.nn.Module, in_dim: int) -> torch.nn.Module:
+        """Hook: the module trained on the encoder outputs (default: the task's head as built)."""
+        return head
+
+    def train_head(self, task: TaskSpec, src_train: Any, src_val: Any, seed: int) -> History:
+        """Hook: train `self.model` (default: the step-based loop with early stopping)."""
+        return train(self.model, task.kind.loss(), src_train, src_val, self.resolved, seed=seed,
+                     device=self.device, progress=self.progress, desc=f"{self.name} {task.name}")
 
     def score(self, split: Split) -> np.ndarray:
         """Predicted probabilities for every jet of the split, in split order."""
@@ -146,7 +155,7 @@ class Protocol(ABC):
                 "best_val_loss": hist.best_val_loss, "val_loss": hist.val_loss,
                 "head_params": self.n_params()["head"],
                 "embedded_jets": int(self.measured.embedded_jets),
-                "embed_s": round(self.measured.embed_s, 2)}
+                "embed_s": round(self.measured.embed_s, 2), **self.fit_info}
 
     def targets(self, batch: JetBatch) -> np.ndarray:
         return np.asarray(self.task.kind.targets(batch))

@@ -14,6 +14,9 @@ from jetbench.core.scales import PerScale
 from jetbench.protocols.base import Protocol
 from jetbench.protocols.data import EmbeddingSource, Split
 from jetbench.protocols.embeddings import embed
+from jetbench.protocols.linear_fit import StandardisedHead, fit_linear
+from jetbench.protocols.training import History
+from jetbench.tasks import TaskSpec
 
 # The task YAML sets batch size, epochs and patience. cpu: a head step on cached embeddings costs
 # ~1/3 of a fine-tuning step, so the head may see twice the fine-tuning jet budget for less time.
@@ -28,8 +31,10 @@ _FROZEN = PerScale({
                   weight_decay=1e-5, warmup_steps=1000, eval_every=1000, patience=10,
                   val_max=100_000, embed_batch=1000, cache=True),
 }, "frozen protocol")
-# a linear probe: no hidden layer, larger step size (convex problem), no dropout to speak of
-_LINEAR = PerScale({scale: {**s, "lr": 1e-2, "weight_decay": 0.0, "linear_head": True}
+# a linear probe: no hidden layer; a convex fit solved to convergence (L-BFGS on standardised
+# embeddings, L2 strength chosen on the validation split: jetbench/protocols/linear_fit.py)
+_LINEAR = PerScale({scale: {**s, "linear_head": True, "solver": "lbfgs",
+                            "l2_grid": [1e-5, 1e-4, 1e-3], "max_iter": 300, "chunk": 4096}
                     for scale, s in _FROZEN.items()}, "linear protocol")
 
 
@@ -55,8 +60,23 @@ class FrozenProtocol(Protocol):
 
 class LinearProtocol(FrozenProtocol):
     """Linear probe: logistic regression on the jet embedding; per-track linear; linear on
-    |z_i - z_j| for vertex pairs."""
+    |z_i - z_j| for vertex pairs — each on standardised embeddings, solved to convergence."""
 
     name = "linear"
-    version = 2
+    # v3: L-BFGS to convergence on standardised inputs, L2 chosen on validation. v2 (minibatch
+    # AdamW, lr 1e-2, ~200 steps on raw embeddings) stopped far from the optimum: 0.25 vs 0.40
+    # jetclass accuracy on a random-init encoder, which hid any difference between encoders.
+    version = 3
     DEFAULTS = _LINEAR
+
+    def wrap_head(self, head: torch.nn.Module, in_dim: int) -> torch.nn.Module:
+        return StandardisedHead(head, in_dim)
+
+    def train_head(self, task: TaskSpec, src_train: Any, src_val: Any, seed: int) -> History:
+        s = self.settings
+        fit = fit_linear(self.model.head, task.kind.loss(), src_train, src_val,
+                         l2_grid=tuple(s["l2_grid"]), max_iter=int(s["max_iter"]),
+                         chunk=int(s["chunk"]), device=self.device)
+        self.fit_info = {"l2": fit.l2, "val_losses": {str(k): v for k, v in fit.val_losses.items()}}
+        return History(steps=fit.iterations, best_step=fit.iterations, best_val_loss=fit.val_loss,
+                       train_loss=[fit.train_loss], val_loss=[(fit.iterations, fit.val_loss)])
