@@ -17,6 +17,7 @@ import jetbench.generate as gen
 from jetbench.cli import main as cli_main
 from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import sha256_file
+from jetbench.data.fileset import is_fileset, open_jets
 from jetbench.data.format import dataset_info
 from jetbench.data.store import JetStore, verify_store, write_store
 from jetbench.tasks import (
@@ -197,7 +198,9 @@ def test_real_file_parts_with_ranges_and_sha256(fake, tmp_path):
                                                for s in ("smoke", "cpu", "paper")}}
     (tmp_path / "tinyfile.yaml").write_text(yaml.safe_dump(t))
     spec = get_task("tinyfile", [tmp_path])
-    with JetStore(task_split(spec, "val", "smoke")) as s, JetStore(src) as full:
+    val = task_split(spec, "val", "smoke")
+    assert is_fileset(val)  # a range of a real file is read in place, not copied
+    with open_jets(val) as s, JetStore(src) as full:
         assert len(s) == 15 and np.array_equal(s.read().csts, full[60:75].csts)
     assert len(budget_indices(spec, "smoke", 30)) == 30 and fake.calls == []
     manifest_hash(spec, "smoke")

@@ -9,7 +9,7 @@ import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import data_app
-from jetbench.core.paths import data_dir
+from jetbench.core.paths import real_data_dir
 
 
 @data_app.command("info")
@@ -63,7 +63,9 @@ def convert(
 def download(
     dataset: str = typer.Argument(..., help="Dataset name: jetclass, btag, toptag, quarkgluon."),
     dest: Path = typer.Option(None, "--dest",
-                              help="Folder (default: $JETBENCH_DATA/raw/<dataset>)."),
+                              help="Folder (default: $JETBENCH_REAL_DATA/<dataset>, else "
+                              "$JETBENCH_DATA/real/<dataset>: where the paper-scale splits "
+                              "read it)."),
     mirror: str = typer.Option(None, "--mirror", help="Base URL with Zenodo's layout "
                                "(default: $JETBENCH_MIRROR, else https://zenodo.org)."),
     files: str = typer.Option(None, "--files", help="Glob on file names, e.g. '*small*'."),
@@ -74,7 +76,7 @@ def download(
     from jetbench.core import preflight
     from jetbench.data.download import download as fetch  # lazy: network client
 
-    dest = dest or data_dir() / "raw" / dataset
+    dest = dest or real_data_dir(dataset)
     preflight.check_output_dir(dest, "download folder")
     for path in fetch(dataset, dest, mirror=mirror, files=files, extract=extract,
                       progress=progress):

@@ -32,3 +32,11 @@ def checkpoint_dir() -> Path:
 def results_dir() -> Path:
     """Result JSONs: $JETBENCH_RESULTS, else ./results."""
     return _from_env("JETBENCH_RESULTS", Path("results"))
+
+
+def real_data_dir(dataset: str | None = None) -> Path:
+    """Where the downloaded files of the public datasets live — the folder the paper-scale splits
+    read and the default `--dest` of `jetbench data download`: $JETBENCH_REAL_DATA, else
+    <data dir>/real; one subfolder per dataset."""
+    root = _from_env("JETBENCH_REAL_DATA", data_dir() / "real")
+    return root if dataset is None else root / dataset

@@ -298,6 +298,25 @@ def _root_schema(dataset: str) -> str:
     return fmt
 
 
+def label_branches(dataset: str) -> tuple[str, ...]:
+    """The branches holding a ROOT dataset's jet labels (read alone for budgets and mixing)."""
+    if _root_schema(dataset) == "jetclass_root":
+        return schemas.JETCLASS_LABEL_BRANCHES
+    return ("jet_flav",)
+
+
+def labels_from_branches(branches: Mapping, dataset: str, where: str = "branches",
+                         first_jet: int = 0) -> np.ndarray:
+    """Label indices from the `label_branches` of a ROOT dataset, checked as the reader does."""
+    names = label_branches(dataset)
+    _require(branches, names, where)
+    scal = {n: np.asarray(ak.to_numpy(branches[n]) if isinstance(branches[n], ak.Array)
+                          else branches[n]) for n in names}
+    if _root_schema(dataset) == "jetclass_root":
+        return _jetclass_labels(scal, where, first_jet)
+    return _btag_labels(scal["jet_flav"], where, first_jet)
+
+
 def required_branches(dataset: str) -> tuple[str, ...]:
     """The branches a reader must load for `dataset` (a ROOT dataset)."""
     if _root_schema(dataset) == "jetclass_root":

@@ -10,7 +10,9 @@ different file with a matching md5: we verify a pinned sha256 (Quark-Gluon has t
 pinned md5 (JetClass: the values of the particle_transformer `get_datasets.py`, which name the
 same tarballs; Top Tagging, Quark-Gluon: the published ones), else the md5 from the record API.
 The sha256 of every file we fetch is computed while downloading and written to `SHA256SUMS` in the
-destination, so later conversions can record it. A partial `<name>.part` is resumed with an
+destination (with `--extract`, also the sha256 of every file unpacked from an archive, whose
+checksum was verified first): that record is what the real-data splits check the files they
+read against (`jetbench.data.verify`). A partial `<name>.part` is resumed with an
 HTTP Range request; the final name appears only after the checksum matched; a mismatch removes
 the partial file.
 
@@ -210,33 +212,53 @@ def _verified(path: Path, remote: RemoteFile) -> str | None:
     return h["sha256"].hexdigest() if ok else None
 
 
-def _record_sums(dest: Path, sums: dict[str, str]) -> None:
-    path = dest / "SHA256SUMS"
-    old = {}
+RECORD = "SHA256SUMS"
+
+
+def read_record(dest: str | os.PathLike) -> dict[str, str]:
+    """The download record of a folder: {path relative to it: sha256} (`sha256sum -c` format),
+    empty when there is none."""
+    path = Path(dest) / RECORD
+    out: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             digest, _, name = line.partition("  ")
             if name:
-                old[name] = digest
+                out[name] = digest
+    return out
+
+
+def record_sums(dest: str | os.PathLike, sums: dict[str, str]) -> None:
+    """Add (or replace) entries of the download record, atomically."""
+    dest = Path(dest)
+    old = read_record(dest)
     old.update(sums)
-    with atomic_path(path) as tmp:
+    with atomic_path(dest / RECORD) as tmp:
         tmp.write_text("".join(f"{d}  {n}\n" for n, d in sorted(old.items())))
 
 
-def extract_archive(path: Path, dest: Path) -> Path:
-    """Unpack a tar archive into dest/<stem>/ (safe member filter; atomic directory rename)."""
-    target = dest / path.name.split(".")[0]
-    if target.exists():
-        return target
-    tmp = dest / f".{target.name}.extract-{os.getpid()}"
-    try:
-        with tarfile.open(path) as tar:
-            tar.extractall(tmp, filter="data")
-        os.replace(tmp, target)
-    except (tarfile.TarError, OSError) as err:
+def _hash_file(path: Path) -> str:
+    return _hashers(path)["sha256"].hexdigest()
 
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise JetbenchError(f"{path}: cannot extract ({err})") from None
+
+def extract_archive(path: Path, dest: Path) -> Path:
+    """Unpack a tar archive into dest/<stem>/ (safe member filter; atomic directory rename) and
+    record the sha256 of every extracted file (`<stem>/<member>`) in the download record: the
+    archive's checksum was verified, so these are the published files' contents."""
+    target = dest / path.name.split(".")[0]
+    if not target.exists():
+        tmp = dest / f".{target.name}.extract-{os.getpid()}"
+        try:
+            with tarfile.open(path) as tar:
+                tar.extractall(tmp, filter="data")
+            os.replace(tmp, target)
+        except (tarfile.TarError, OSError) as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise JetbenchError(f"{path}: cannot extract ({err})") from None
+    prefix = f"{target.name}/"
+    if not any(name.startswith(prefix) for name in read_record(dest)):
+        record_sums(dest, {p.relative_to(dest).as_posix(): _hash_file(p)
+                           for p in sorted(target.rglob("*")) if p.is_file()})
     return target
 
 
@@ -266,5 +288,5 @@ def download(dataset: str, dest: str | os.PathLike, mirror: str | None = None,
     finally:
         if sums:
             with contextlib.suppress(OSError):
-                _record_sums(dest, sums)
+                record_sums(dest, sums)
     return out

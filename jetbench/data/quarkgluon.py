@@ -68,11 +68,23 @@ def _check_x(path: Path, shape, fortran: bool, dtype: np.dtype) -> None:
                             f"{' (Fortran order)' if fortran else ''}, expected [n, M, 4] numbers")
 
 
-def iter_quarkgluon_npz(path: str | os.PathLike, info: DatasetInfo, chunk: int = 20_000
-                        ) -> Iterator[JetBatch]:
-    """Stream a Quark-Gluon npz as canonical batches of at most `chunk` jets."""
-    path = Path(path)
-    with damaged_file_errors(path, "Quark-Gluon file"), zipfile.ZipFile(path) as z:
+class QGFile:
+    """An open Quark-Gluon npz: the labels read whole (one number per jet), `X` read by jet
+    ranges from its member stream (a forward seek decompresses only up to the range; reading
+    ranges in order never re-reads a byte)."""
+
+    def __init__(self, path: str | os.PathLike, info: DatasetInfo):
+        self.path, self.info = Path(path), info
+        with damaged_file_errors(self.path, "Quark-Gluon file"):
+            self._zip = zipfile.ZipFile(self.path)
+            try:
+                self._open()
+            except BaseException:
+                self._zip.close()
+                raise
+
+    def _open(self) -> None:
+        path, z = self.path, self._zip
         names = set(z.namelist())
         for member in ("X.npy", "y.npy"):
             if member not in names:
@@ -81,26 +93,52 @@ def iter_quarkgluon_npz(path: str | os.PathLike, info: DatasetInfo, chunk: int =
             y_shape, _, y_dtype = _npy_header(fy)
             if len(y_shape) != 1 or y_dtype.hasobject or y_shape[0] > 10**8:
                 raise JetbenchError(f"{path}: 'y' has shape {y_shape}, expected [n]")
-            y = np.frombuffer(fy.read(y_shape[0] * y_dtype.itemsize), y_dtype)
-        with z.open("X.npy") as fx:
-            shape, fortran, dtype = _npy_header(fx)
-            _check_x(path, shape, fortran, dtype)
-            n, m = shape[0], shape[1]
-            if len(y) != n:
-                raise JetbenchError(f"{path}: 'y' has {len(y)} jets, 'X' has {n}")
-            row = m * 4 * dtype.itemsize
-            for start in range(0, n, chunk):
-                stop = min(start + chunk, n)
-                raw = fx.read((stop - start) * row)
-                if len(raw) != (stop - start) * row:
-                    raise JetbenchError(f"{path}: 'X' ends after {start + len(raw) // max(row, 1)} "
-                                        f"of {n} jets (truncated)")
-                x = np.frombuffer(raw, dtype).reshape(stop - start, m, 4)
-                real = x[..., 0] > 0
-                where = f"{path} [jets {start}-{stop - 1}]"
-                yield batch_from_particles(x[..., 0][real], x[..., 1][real], x[..., 2][real],
-                                           x[..., 3][real], real.sum(axis=1),
-                                           binary_labels(y[start:stop], "y", str(path), start), info, where)
+            self.y = np.frombuffer(fy.read(y_shape[0] * y_dtype.itemsize), y_dtype)
+        self._x = z.open("X.npy")
+        shape, fortran, self.dtype = _npy_header(self._x)
+        _check_x(path, shape, fortran, self.dtype)
+        self.n, self.m = shape[0], shape[1]
+        if len(self.y) != self.n:
+            raise JetbenchError(f"{path}: 'y' has {len(self.y)} jets, 'X' has {self.n}")
+        self._data = self._x.tell()
+        self.row = self.m * 4 * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.n
+
+    def labels(self, start: int, stop: int) -> np.ndarray:
+        return binary_labels(self.y[start:stop], "y", str(self.path), start)
+
+    def read(self, start: int, stop: int) -> JetBatch:
+        """Canonical batch of the jets [start, stop)."""
+        path = self.path
+        with damaged_file_errors(path, "Quark-Gluon file"):
+            self._x.seek(self._data + start * self.row)
+            raw = self._x.read((stop - start) * self.row)
+        if len(raw) != (stop - start) * self.row:
+            raise JetbenchError(f"{path}: 'X' ends after {start + len(raw) // max(self.row, 1)} "
+                                f"of {self.n} jets (truncated)")
+        x = np.frombuffer(raw, self.dtype).reshape(stop - start, self.m, 4)
+        real = x[..., 0] > 0
+        where = f"{path} [jets {start}-{stop - 1}]"
+        return batch_from_particles(x[..., 0][real], x[..., 1][real], x[..., 2][real],
+                                    x[..., 3][real], real.sum(axis=1), self.labels(start, stop),
+                                    self.info, where)
+
+    def close(self) -> None:
+        self._x.close()
+        self._zip.close()
+
+
+def iter_quarkgluon_npz(path: str | os.PathLike, info: DatasetInfo, chunk: int = 20_000
+                        ) -> Iterator[JetBatch]:
+    """Stream a Quark-Gluon npz as canonical batches of at most `chunk` jets."""
+    qg = QGFile(path, info)
+    try:
+        for start in range(0, qg.n, chunk):
+            yield qg.read(start, min(start + chunk, qg.n))
+    finally:
+        qg.close()
 
 
 def write_quarkgluon_npz(path: str | os.PathLike, branches: Mapping) -> Path:

@@ -219,6 +219,11 @@ class JetStore:
             uniq, inverse = np.unique(idx, return_inverse=True)
             return self._batch({k: self._file[k][uniq][inverse] for k in self.keys}, 0)
 
+    def read_labels(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Label indices of the jets [start, stop) without reading their constituents."""
+        with _read_errors(self.path):
+            return np.asarray(self._file["labels"][start:stop], np.int16)
+
     def iter_chunks(self, size: int = 10_000) -> Iterator[JetBatch]:
         for start in range(0, len(self), size):
             yield self[start:start + size]

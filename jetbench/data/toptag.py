@@ -92,28 +92,41 @@ def flat_from_padded(e: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarr
     return p4.astype(np.float32).astype(np.float64), real.sum(axis=1)
 
 
+def table_batch(table: TopTable, info: DatasetInfo, start: int, stop: int) -> JetBatch:
+    """Canonical batch of the jets [start, stop) of an open table (one read per block)."""
+    m = table.n_particles
+    v = table.read(particle_columns(m) + [LABEL], start, stop)
+    parts = v[:, :4 * m].reshape(-1, m, 4)
+    p4, counts = flat_from_padded(parts[..., 0], parts[..., 1], parts[..., 2], parts[..., 3])
+    where = f"{table.path} [jets {start}-{stop - 1}]"
+    return batch_from_p4(p4, counts, binary_labels(v[:, -1], LABEL, str(table.path), start), info,
+                         where)
+
+
+def table_labels(table: TopTable, start: int, stop: int) -> np.ndarray:
+    """Label indices of the jets [start, stop), read from the label column only."""
+    return binary_labels(table.read([LABEL], start, stop)[:, 0], LABEL, str(table.path), start)
+
+
+def check_binary(path: Path, info: DatasetInfo) -> None:
+    if len(info.labels) != 2:
+        raise JetbenchError(f"{path}: dataset '{info.name}' must have 2 labels to read "
+                            f"{LABEL} (QCD, top)")
+
+
 def iter_toptag_h5(path: str | os.PathLike, info: DatasetInfo, chunk: int = 20_000
                    ) -> Iterator[JetBatch]:
     """Stream a Top Tagging file as canonical batches of at most `chunk` jets."""
     path = Path(path)
-    if len(info.labels) != 2:
-        raise JetbenchError(f"{path}: dataset '{info.name}' must have 2 labels to read "
-                            f"{LABEL} (QCD, top)")
+    check_binary(path, info)
     try:
         f = h5py.File(path, "r")
     except Exception as err:
         raise JetbenchError(f"{path}: not a readable HDF5 file ({err})") from None
     with f, damaged_file_errors(path, "Top Tagging file"):
         table = TopTable(f, path)
-        cols = particle_columns(table.n_particles) + [LABEL]
         for start in range(0, table.n, chunk):
-            stop = min(start + chunk, table.n)
-            v = table.read(cols, start, stop)
-            m = table.n_particles
-            parts = v[:, :4 * m].reshape(-1, m, 4)
-            p4, counts = flat_from_padded(parts[..., 0], parts[..., 1], parts[..., 2], parts[..., 3])
-            where = f"{path} [jets {start}-{stop - 1}]"
-            yield batch_from_p4(p4, counts, binary_labels(v[:, -1], LABEL, str(path), start), info, where)
+            yield table_batch(table, info, start, min(start + chunk, table.n))
 
 
 def toptag_batch(branches: Mapping, info: DatasetInfo, where: str = "branches") -> JetBatch:

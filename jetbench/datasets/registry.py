@@ -22,7 +22,7 @@ from jetbench.datasets.spec import DataSpec
 
 ENV_DIRS = "JETBENCH_TASKS"
 DATA_GLOB = "_*.yaml"
-_UNION_TAGS = {"generated", "file"}
+_UNION_TAGS = {"generated", "file", "download"}
 
 
 def builtin_dir() -> Path:

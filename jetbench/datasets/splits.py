@@ -1,7 +1,9 @@
 """Materialise a split: its parts as canonical stores, concatenated (or CWoLa-mixed) once.
 
 Train/val/test parts come from different generator seeds (or disjoint ranges of real files), so
-splits are disjoint by construction; `manifest.check_disjoint` verifies it on jet identities.
+splits are disjoint by construction; `manifest.check_disjoint` verifies it. A split made only of
+real files is not copied: it is a `FileSet` index (`*.jets.json`, `realfiles`) over the files,
+read in place — the paper-scale splits of the public datasets are this.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from jetbench.core.hashing import hash_json
 from jetbench.core.scales import check_scale
-from jetbench.datasets import cache
+from jetbench.datasets import cache, realfiles
 from jetbench.datasets.mixing import build_mixture
 from jetbench.datasets.registry import get_data
 from jetbench.datasets.spec import PRETRAIN_SPLIT, DataSpec, GeneratedPart
@@ -21,8 +23,11 @@ PRETRAIN_DATA = "jetclass"
 
 def data_split(data: DataSpec, split: str, scale: str, rule: dict[str, Any] | None = None,
                workers: int | None = None, progress: bool = True) -> Path:
-    """The store of one split of a definition (optionally CWoLa-mixed by `rule`), cached."""
+    """The store — or, for real files read in place, the file-set index — of one split of a
+    definition (optionally CWoLa-mixed by `rule`), cached. Open it with `open_jets`."""
     check_scale(scale)
+    if data.reads_files(scale, split):
+        return realfiles.fileset_split(data, split, scale, rule)
     parts = data.parts(scale, split)
     what = f"{data.name} {split} split ({scale})"
     sources = []

@@ -14,8 +14,9 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from jetbench.data.fileset import open_jets
 from jetbench.data.format import JetBatch
-from jetbench.data.store import CHUNK_JETS, JetStore
+from jetbench.data.store import CHUNK_JETS
 
 MAX_IN_MEMORY_BYTES = 4 * 1024**3
 BLOCK_CHUNKS = 64  # streamed: 65k jets per shuffle block
@@ -38,7 +39,7 @@ class PretrainData:
             self.store, self.content_hash, self.labels = None, "in-memory", []
             self._load(source)
             return
-        self.store = JetStore(source)
+        self.store = open_jets(source)
         self.content_hash, self.labels = self.store.content_hash, list(self.store.labels)
         self.n = len(self.store)
         per_jet = self.store.info.n_slots * (7 * 4 + 2) + 5 * 4 + 2

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from jetbench.core.hashing import hash_arrays
+from jetbench.data.fileset import open_jets
 from jetbench.data.format import JetBatch
-from jetbench.data.store import JetStore
 
 
 @dataclass
@@ -43,14 +43,14 @@ class Split:
     def source_hash(self) -> str:
         """Content hash of the whole source (the store's recorded hash, or of the batch arrays)."""
         if self.path is not None:
-            with JetStore(self.path) as store:
+            with open_jets(self.path) as store:
                 return store.content_hash
         return hash_arrays(self.batch.arrays())
 
     @cached_property
     def source_len(self) -> int:
         if self.path is not None:
-            with JetStore(self.path) as store:
+            with open_jets(self.path) as store:
                 return len(store)
         return len(self.batch)
 
@@ -66,7 +66,7 @@ class Split:
         rows = self.rows() if rows is None else np.asarray(rows, np.int64)
         if self.path is None:
             return self.batch[rows]
-        with JetStore(self.path) as store:
+        with open_jets(self.path) as store:
             if len(rows) == len(store) and np.array_equal(rows, np.arange(len(store))):
                 return store.read()
             return store[rows]

@@ -17,12 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from jetbench.core.errors import unknown_name
+from jetbench.data.fileset import open_jets, read_labels
 from jetbench.data.format import JetBatch
-from jetbench.data.store import JetStore
 from jetbench.datasets import (
     SPLITS,
     cwola_layout,
@@ -54,8 +53,7 @@ def task_split(task: str | TaskSpec, split: str, scale: str, workers: int | None
 
 
 def _read_labels(path: Path) -> np.ndarray:
-    with h5py.File(path, "r") as f:
-        return np.asarray(f["labels"][:], np.int64)
+    return np.asarray(read_labels(path), np.int64)
 
 
 def budget_indices(task: str | TaskSpec, scale: str, budget: int, seed: int = 0) -> np.ndarray:
@@ -114,7 +112,7 @@ def prepare_task(task: str | TaskSpec, scale: str, workers: int | None = None,
     splits = {}
     for split in SPLITS:
         path = task_split(spec, split, scale)
-        with JetStore(path) as store:
+        with open_jets(path) as store:
             splits[split] = {"path": str(path), "n_jets": len(store),
                              "content_hash": store.content_hash}
     return {"task": spec.name, "version": spec.version, "scale": scale, "manifest_hash": h,
