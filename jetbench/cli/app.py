@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -43,6 +44,20 @@ def progress_wanted(no_progress: bool) -> bool:
     if no_progress:
         set_progress(False)
     return not no_progress
+
+
+def tasks_dir_option() -> Any:
+    """`--tasks-dir DIR` (repeatable): folders of the user's own task YAMLs."""
+    return typer.Option(None, "--tasks-dir", help="Folder of your own task YAMLs (and their "
+                        "datasets/); repeatable. Also: $JETBENCH_TASKS (':'-separated).")
+
+
+def tasks_dirs_wanted(dirs: list[Path] | None) -> None:
+    """Put `--tasks-dir` folders on the task search path (and into workers' environment)."""
+    if dirs:
+        from jetbench.tasks.registry import add_task_dirs  # lazy: torch; `--help` stays fast
+
+        add_task_dirs(dirs)
 
 
 def track_option() -> Any:

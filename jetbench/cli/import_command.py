@@ -27,14 +27,23 @@ def import_(
                               "default 128)."),
     tree: str = typer.Option(None, "--tree", help="TTree of a ROOT input (if several)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+    tasks_dir: Path = typer.Option(None, "--tasks-dir", help="Task folder: a new dataset's "
+                                   "definition (--name) is written to <folder>/datasets/<name>.yaml, "
+                                   "where tasks in the folder find it."),
 ) -> None:
     """Import jet arrays (4-vectors or pT/eta/phi, optional id and impact parameters, labels)."""
     from jetbench.data.importer import import_arrays, parse_fields  # lazy: awkward; --help fast
     from jetbench.data.store import JetStore  # lazy: h5py; `jetbench --help` stays fast
 
     names = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
+    from jetbench.core.hashing import sha256_file
+
+    definitions = None if tasks_dir is None else tasks_dir / "datasets"
     path = import_arrays(src, out, parse_fields(field), label_field, names, dataset, name, slots,
-                         tree, force)
+                         tree, force, definitions_dir=definitions)
     with JetStore(path) as store:
         print(f"{path}: {len(store)} {store.dataset} jets ({', '.join(store.labels)}), inputs "
               f"{', '.join(store.features_present)}, hash {store.content_hash}")
+    print(f"sha256 {sha256_file(str(path))} (pin it in a task split: {{path: ..., sha256: ...}})")
+    if definitions is not None and dataset is None:
+        print(f"dataset definition: {definitions / (name or 'user')}.yaml")

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from jetbench.cli.app import app, no_progress_option, progress_wanted, track_option, tracking_wanted
+from jetbench.cli.app import (
+    app,
+    no_progress_option,
+    progress_wanted,
+    tasks_dir_option,
+    tasks_dirs_wanted,
+    track_option,
+    tracking_wanted,
+)
 from jetbench.core.errors import JetbenchError
 from jetbench.core.log import get_logger
 
@@ -32,6 +40,9 @@ def run(
     pretrain: bool = typer.Option(False, "--pretrain", help="Pretrain the encoder here (or use "
                                   "the one pretrained before) instead of the checkpoint shipped "
                                   "with jetbench."),
+    precision: str = typer.Option("auto", "--precision", help="auto (bf16 autocast on CUDA, "
+                                  "fp32 on CPU) | fp32 | bf16."),
+    tasks_dir: list[Path] = tasks_dir_option(),
     no_progress: bool = no_progress_option(),
     track: str = track_option(),
 ) -> None:
@@ -45,11 +56,12 @@ def run(
     from jetbench.evaluation import format_result, run_cell  # lazy: torch
 
     preflight.check_run_args(seed=seed, threads=threads, budget=budget)
+    tasks_dirs_wanted(tasks_dir)
     res = preflight.check_run_outputs(results)
     tracking_wanted(track)
     out = run_cell(encoder, task, protocol, budget=budget, seed=seed, scale=scale, device=device,
                    results_dir=res, force=force, progress=progress_wanted(no_progress),
-                   threads=threads, pretrain=pretrain)
+                   threads=threads, pretrain=pretrain, precision=precision)
     if dd.is_main():
         print(format_result(out.result, out.skipped))
         if out.path is not None and not out.skipped:
@@ -88,6 +100,7 @@ def sweep(
                                       "pretrained encoders."),
     pretrain: bool = typer.Option(False, "--pretrain", help="Pretrain encoders here instead of "
                                   "using the checkpoints shipped with jetbench."),
+    tasks_dir: list[Path] = tasks_dir_option(),
     no_progress: bool = no_progress_option(),
     track: str = track_option(),
 ) -> None:
@@ -100,6 +113,7 @@ def sweep(
     from jetbench.evaluation import sweep as sw  # lazy: torch
 
     preflight.check_run_args(threads=threads, workers=workers)
+    tasks_dirs_wanted(tasks_dir)
     cells = sw.expand(encoders, tasks, protocols, budgets, seeds, scale)
     preflight.check_run_args(seeds=sorted({c.seed for c in cells}))
     res = preflight.check_run_outputs(results)

@@ -170,6 +170,27 @@ def load_definitions() -> dict[str, DatasetInfo]:
 DATASETS: dict[str, DatasetInfo] = load_definitions()
 
 
+def refresh_definitions() -> dict[str, DatasetInfo]:
+    """Re-read the definitions after $JETBENCH_DATASETS changed (e.g. `--tasks-dir` added a
+    folder with a `datasets/` subfolder); DATASETS is updated in place, so every module that
+    imported it sees the new entries."""
+    fresh = load_definitions()
+    DATASETS.clear()
+    DATASETS.update(fresh)
+    return DATASETS
+
+
+def definition_yaml(info: DatasetInfo, description: str = "") -> str:
+    """The YAML definition of a dataset without real files or generator (a user's own data)."""
+    doc = {"name": info.name, "description": description or info.description,
+           "slots": info.n_slots, "labels": list(info.labels),
+           "features": list(info.features_present),
+           "extra_fields": list(info.extra_fields), "generator": None}
+    text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
+    parse_definition(yaml.safe_load(text), info.name)  # what is written must read back
+    return text
+
+
 def dataset_info(name: str) -> DatasetInfo:
     if name not in DATASETS:
         raise unknown_name("dataset", name, DATASETS)

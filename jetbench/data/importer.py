@@ -25,9 +25,11 @@ from pathlib import Path
 import awkward as ak
 import h5py
 import numpy as np
+import yaml
 
 from jetbench.core.errors import JetbenchError, unknown_name
-from jetbench.data.definitions import DATASETS, DatasetInfo
+from jetbench.core.files import write_text
+from jetbench.data.definitions import DATASETS, DatasetInfo, definition_yaml
 from jetbench.data.features import FEATURES, IMPACT_PARAMETERS, REQUIRED_FEATURES
 from jetbench.data.fourvectors import batch_from_p4, from_pt_eta_phi, pdg_class
 from jetbench.data.store import JetStore, StoreWriter
@@ -259,8 +261,11 @@ def target_dataset(dataset: str | None, name: str | None, labels: Sequence[str] 
 def import_arrays(sources: Sequence[str | os.PathLike], out: str | os.PathLike,
                   fields: Mapping[str, str], label_field: str, labels: Sequence[str] | None = None,
                   dataset: str | None = None, name: str | None = None, slots: int | None = None,
-                  tree: str | None = None, force: bool = False) -> Path:
-    """Convert user arrays into one canonical store (see the module docstring)."""
+                  tree: str | None = None, force: bool = False,
+                  definitions_dir: str | os.PathLike | None = None) -> Path:
+    """Convert user arrays into one canonical store (see the module docstring). A new dataset's
+    definition (labels, slots, inputs present) is also written to `definitions_dir/<name>.yaml`
+    when given — a task folder's `datasets/`, where task YAMLs find it."""
     fmap = FieldMap(dict(fields), label_field)
     mode = fmap.mode
     features = tuple(f for f in FEATURES if f in (
@@ -294,4 +299,24 @@ def import_arrays(sources: Sequence[str | os.PathLike], out: str | os.PathLike,
             raise JetbenchError(f"{', '.join(map(str, paths))}: no jets to import")
     with JetStore(out):  # the header reads back
         pass
+    if definitions_dir is not None and dataset is None:
+        write_definition(info, Path(definitions_dir), force, f"imported from {', '.join(meta['inputs'])}")
     return out
+
+
+def write_definition(info: DatasetInfo, folder: Path, force: bool, description: str) -> Path:
+    """`folder/<name>.yaml` for a new dataset; an existing different one needs `force` (the
+    same definition, whatever its description, is left as it is)."""
+    path = folder / f"{info.name}.yaml"
+    text = definition_yaml(info, description)
+    if path.exists() and not force:
+        def fields(t: str) -> dict:
+            d = yaml.safe_load(t) or {}
+            return {k: v for k, v in d.items() if k != "description"} if isinstance(d, dict) else {}
+
+        if fields(path.read_text()) != fields(text):
+            raise JetbenchError(f"{path}: a different definition of dataset '{info.name}' exists; "
+                                "pass --force to replace it")
+        return path
+    write_text(path, text)
+    return path

@@ -23,7 +23,7 @@ from jetbench.datasets import SPLITS
 from jetbench.encoders.identity import EncoderIdentity, identify
 from jetbench.encoders.registry import get_factory
 from jetbench.evaluation.cell import Cell
-from jetbench.pretraining import ensure_pretrained
+from jetbench.pretraining import ensure_pretrained, fitted_on
 from jetbench.protocols import Protocol, check_protocol, get_protocol
 from jetbench.protocols.training import TrainSettings
 from jetbench.tasks import (
@@ -34,6 +34,7 @@ from jetbench.tasks import (
     resolve_budget,
     task_split,
 )
+from jetbench.tasks.registry import is_builtin
 
 DEFAULT_PROTOCOL = "finetune"
 
@@ -60,11 +61,15 @@ def check_names(encoder: str | nn.Module, task: str, protocol: str, scale: str =
 
 
 def load_encoder(encoder: str | nn.Module, scale: str, device: str,
-                 pretrain: bool = False) -> LoadedEncoder:
+                 pretrain: bool = False, fit_on: Path | None = None) -> LoadedEncoder:
     """A named encoder — the shipped checkpoint, else pretrained from the cache (or now); with
-    `pretrain` always a local one — or an in-memory model as it is."""
+    `pretrain` always a local one — or an in-memory model as it is. `fit_on` (a user task's
+    train split): an encoder that needs no pretraining (scratch, nobackbone) fits its input
+    transform on those jets instead of on the jetclass pretraining split."""
     if isinstance(encoder, str):
-        model = ensure_pretrained(encoder, scale, device=device, pretrain=pretrain)
+        model = fitted_on(encoder, scale, fit_on, device) if fit_on is not None else None
+        if model is None:
+            model = ensure_pretrained(encoder, scale, device=device, pretrain=pretrain)
         return LoadedEncoder(model, encoder, identify(model))
     ident = identify(encoder)
     return LoadedEncoder(encoder, ident.name, ident)
@@ -130,11 +135,15 @@ def plan_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, 
     budget = resolve_budget(spec, scale, budget)
     dev = str(resolve_device(device))
     paths, mhash = prepare_data(spec, scale, progress)
+    # a user's task: encoders without pretraining fit their input transform on its own jets
+    fit_on = None if is_builtin(spec) else paths["train"]
     key = encoder if isinstance(encoder, str) else None
+    if key is not None and fit_on is not None:
+        key = f"{encoder}@{spec.name}"
     if encoders is not None and key in encoders:
         loaded = encoders[key]
     else:
-        loaded = load_encoder(encoder, scale, dev, pretrain)
+        loaded = load_encoder(encoder, scale, dev, pretrain, fit_on)
         if encoders is not None and key is not None:
             encoders[key] = loaded
     idx = budget_indices(spec, scale, budget, seed)

@@ -28,6 +28,7 @@ from jetbench.evaluation.results import Result, load_result, save_result
 from jetbench.metrics.predictions import Predictions
 from jetbench.protocols import Split
 from jetbench.tasks import list_tasks, score_predictions, task_targets
+from jetbench.tasks.registry import task_dirs
 from jetbench.tracking import Tracker, open_trackers
 
 
@@ -59,6 +60,38 @@ def finished(plan: CellPlan) -> tuple[Result | None, str]:
     return old, ""
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+SCORE_CHUNK = 100_000  # test jets read at once when the test split is too large to load
+
+
+def resolve_precision(precision: str | None, device: str) -> str:
+    """'auto' (default): bf16 autocast on CUDA, fp32 on CPU (where bf16 is slower at these
+    widths: bench/bench_pretrain_precision.py); 'fp32' or 'bf16' as asked."""
+    precision = precision or "auto"
+    if precision not in PRECISIONS:
+        raise JetbenchError(f"unknown precision '{precision}'; use {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "bf16" if str(device).startswith("cuda") else "fp32"
+    return precision
+
+
+def test_predictions(spec: Any, split: Split, scores: np.ndarray) -> Predictions:
+    """The stored predictions of a test split: from the loaded split, or — too large to load
+    (paper scale) — built chunk by chunk, so only targets, masks and scores are held."""
+    rows = split.rows()
+    if not split.streams():
+        test = split.load()  # the batch `score` loaded (a Split keeps it)
+        return Predictions.from_arrays(spec.kind.unit, spec.labels, task_targets(spec, test),
+                                       scores, test.labels, rows, test.mask, test.vtx_id)
+    parts = []
+    for a in range(0, len(rows), SCORE_CHUNK):
+        b = split.load_rows(rows[a:a + SCORE_CHUNK])
+        parts.append(Predictions.from_arrays(spec.kind.unit, spec.labels, task_targets(spec, b),
+                                             scores[a:a + SCORE_CHUNK], b.labels,
+                                             rows[a:a + SCORE_CHUNK], b.mask, b.vtx_id))
+    return Predictions.concat(parts)
+
+
 def execute(plan: CellPlan, progress: bool = True) -> Result:
     """Train and score a planned cell; returns its Result (not written)."""
     spec, proto, cell = plan.spec, plan.proto, plan.cell
@@ -72,14 +105,13 @@ def execute(plan: CellPlan, progress: bool = True) -> Result:
               device=plan.device, progress=progress)
     t_fit = time.perf_counter() - t0
     scores = proto.score(splits["test"])
-    test = splits["test"].load()  # the batch `score` loaded (a Split keeps it)
     # scored at the precision the predictions file stores, so the file reproduces the metrics
-    preds = Predictions.from_arrays(spec.kind.unit, spec.labels, task_targets(spec, test), scores,
-                                    test.labels, splits["test"].rows(), test.mask, test.vtx_id)
+    preds = test_predictions(spec, splits["test"], scores)
     ts = score_predictions(spec, preds, seed=cell.seed)
     t_total = time.perf_counter() - t0
     run_info = {"fit_s": round(t_fit, 2), "score_s": round(t_total - t_fit, 2),
-                **proto.run_info(), "n_val": len(splits["val"]), "n_test": len(test),
+                **proto.run_info(), "n_val": len(splits["val"]), "n_test": len(splits["test"]),
+                "precision": proto.precision,
                 "threads": torch.get_num_threads(), "world_size": dd.world_size()}
     ident = plan.encoder.identity
     result = Result(
@@ -100,14 +132,19 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
              results_dir: str | Path | None = None, force: bool = False, progress: bool = True,
              threads: int | None = None, overrides: dict[str, Any] | None = None,
              encoders: dict[str, LoadedEncoder] | None = None, cache: bool = True,
-             tracker: Tracker | None = None, pretrain: bool = False) -> CellOutcome:
+             tracker: Tracker | None = None, pretrain: bool = False,
+             precision: str | None = None, loader_workers: int | None = None) -> CellOutcome:
     """Run (or find already done) one cell; write its Result JSON under `results_dir` if given.
 
     `cache=False`: frozen/linear embeddings are computed in memory, no cache file is written.
+    `precision`: auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16; `loader_workers`:
+    worker processes reading splits too large to load (default: $JETBENCH_LOADER_WORKERS, else
+    min(8, cores - 1)). Neither changes what the cell is (its hashes); the result records both.
     The result also goes to `tracker`, or to the backends `--track`/JETBENCH_TRACK selects."""
     from jetbench.core import preflight
 
     preflight.check_run_args(seed=seed, threads=threads)  # before any data or training work
+    resolve_precision(precision, "cpu")  # a wrong name fails before any work
     if results_dir is not None:
         preflight.check_output_dir(results_dir, "results folder", preflight.RESULT_BYTES)
     torch.set_num_threads(auto_threads(threads))
@@ -126,6 +163,8 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
             say(why)
     plan.proto.refresh_cache = force
     plan.proto.use_cache = cache
+    plan.proto.precision = resolve_precision(precision, plan.device)
+    plan.proto.loader_workers = loader_workers
     if time.perf_counter() - t0 > 30:  # data generation or pretraining ran: look at the machine again
         torch.set_num_threads(auto_threads(threads))
     result = execute(plan, progress)
@@ -150,7 +189,8 @@ def evaluate(model: str | nn.Module, tasks: list[str] | str | None = None,
              protocol: str = DEFAULT_PROTOCOL, scale: str = "cpu", budget: int | None = None,
              seed: int = 0, device: str = "auto", results_dir: str | Path | None = None,
              force: bool = False, progress: bool = True, cache: bool = True,
-             tracker: Tracker | None = None, pretrain: bool = False) -> list[Result]:
+             tracker: Tracker | None = None, pretrain: bool = False,
+             precision: str | None = None, tasks_dir: str | Path | None = None) -> list[Result]:
     """Benchmark an encoder (a registered name, or an in-memory `Encoder` from a training loop)
     on tasks; returns one Result per task. Results are written only when `results_dir` is given.
 
@@ -163,10 +203,14 @@ def evaluate(model: str | nn.Module, tasks: list[str] | str | None = None,
 
     An in-memory model is never modified: `finetune`/`scratch` train a copy, `frozen`/`linear`
     embed in eval mode and restore its train/eval state.
+
+    `tasks_dir`: a folder of your own task YAMLs (as `--tasks-dir`; $JETBENCH_TASKS works too),
+    on the search path for this call. `precision`: see `run_cell`.
     """
-    names = [t.name for t in list_tasks()] if tasks is None else (
-        [tasks] if isinstance(tasks, str) else list(tasks))
-    return [run_cell(model, t, protocol, budget=budget, seed=seed, scale=scale, device=device,
-                     results_dir=results_dir, force=force, progress=progress, cache=cache,
-                     tracker=tracker, pretrain=pretrain).result
-            for t in names]
+    with task_dirs([tasks_dir] if tasks_dir is not None else None):
+        names = [t.name for t in list_tasks()] if tasks is None else (
+            [tasks] if isinstance(tasks, str) else list(tasks))
+        return [run_cell(model, t, protocol, budget=budget, seed=seed, scale=scale, device=device,
+                         results_dir=results_dir, force=force, progress=progress, cache=cache,
+                         tracker=tracker, pretrain=pretrain, precision=precision).result
+                for t in names]

@@ -24,6 +24,7 @@ from jetbench.evaluation.cell import Cell
 from jetbench.evaluation.plan import LoadedEncoder, check_names, load_encoder, plan_cell, prepare_data
 from jetbench.evaluation.run import finished, run_cell
 from jetbench.tasks import get_task, resolve_budget
+from jetbench.tasks.registry import is_builtin
 
 _log = get_logger("sweep")  # messages read "jetbench sweep: ..."
 
@@ -77,12 +78,22 @@ def expand(encoders: list[str], tasks: list[str], protocols: list[str],
 
 def prepare(cells: list[Cell], device: str = "auto", progress: bool = True,
             pretrain: bool = False) -> dict[str, LoadedEncoder]:
-    """Produce every task's data and every encoder's checkpoint once (in this process)."""
+    """Produce every task's data and every encoder's checkpoint once (in this process). On a
+    user's task an encoder without pretraining is fitted on that task's jets (`plan_cell`), so
+    it is loaded per task (key `encoder@task`) and never pretrained for it."""
     scale = cells[0].scale if cells else "cpu"
-    for task in dict.fromkeys(c.task for c in cells):
-        prepare_data(get_task(task), scale, progress)
+    paths = {task: prepare_data(get_task(task), scale, progress)[0]
+             for task in dict.fromkeys(c.task for c in cells)}
     dev = str(resolve_device(device))
-    return {e: load_encoder(e, scale, dev, pretrain) for e in dict.fromkeys(c.encoder for c in cells)}
+    out: dict[str, LoadedEncoder] = {}
+    for e in dict.fromkeys(c.encoder for c in cells):
+        tasks = list(dict.fromkeys(c.task for c in cells if c.encoder == e))
+        user = [t for t in tasks if not is_builtin(t)]
+        if len(user) < len(tasks):
+            out[e] = load_encoder(e, scale, dev, pretrain)
+        for t in user:
+            out[f"{e}@{t}"] = load_encoder(e, scale, dev, pretrain, fit_on=paths[t]["train"])
+    return out
 
 
 def pending(cells: list[Cell], results_dir: str | Path, device: str = "auto",

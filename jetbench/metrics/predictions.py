@@ -90,6 +90,19 @@ class Predictions:
         return cls(kind, tuple(labels), index.astype(np.int64), packed_y, packed_s.astype(dtype),
                    np.asarray(jet_label, np.int16), m, vtx)
 
+    @classmethod
+    def concat(cls, parts: list[Predictions]) -> Predictions:
+        """The predictions of consecutive chunks of one test split as one (a split too large
+        to load whole is scored chunk by chunk)."""
+        first = parts[0]
+
+        def cat(key: str) -> np.ndarray | None:
+            arrays = [getattr(p, key) for p in parts]
+            return None if arrays[0] is None else np.concatenate(arrays)
+
+        return cls(first.kind, first.labels, cat("jet_index"), cat("y"), cat("scores"),
+                   cat("jet_label"), cat("mask"), cat("vtx_id"))
+
     def __len__(self) -> int:
         return len(self.jet_index)
 

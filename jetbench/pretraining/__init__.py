@@ -17,10 +17,11 @@ helpers are shared with the protocols (`jetbench.core.optim`, `jetbench.core.dis
 """
 
 from jetbench.core.optim import WarmupExpDecay
-from jetbench.pretraining.api import default_checkpoint, ensure_pretrained, is_complete, pretrain
+from jetbench.pretraining.api import default_checkpoint, ensure_pretrained, fitted_on, is_complete, pretrain
 from jetbench.pretraining.config import SCALE_DEFAULTS, PretrainConfig
 
 __all__ = [
+    "fitted_on",
     "SCALE_DEFAULTS",
     "PretrainConfig",
     "WarmupExpDecay",

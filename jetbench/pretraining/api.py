@@ -230,6 +230,26 @@ def ensure_pretrained(name: str, scale: str = "cpu", device: str = "auto",
     return load_encoder(path, spec=name).to(resolve_device(device))
 
 
+def fitted_on(name: str, scale: str, data: str | os.PathLike, device: str = "auto",
+              seed: int = 0) -> torch.nn.Module | None:
+    """Encoder `name` with its input transform fitted on a sample of the store (or file set) at
+    `data` — a user task's own training jets — when it is an encoder that needs no pretraining
+    (scratch, nobackbone); None for one whose transform belongs to its pretrained weights.
+    Nothing is saved: fitting takes seconds, and generating the jetclass pretraining split just
+    to fit a transform for someone else's jets would take far longer."""
+    model = create_encoder(name, scale)
+    if not isinstance(model, PretrainableEncoder) or getattr(model, "needs_pretraining", True):
+        return None
+    cfg = PretrainConfig.for_scale(name, scale, seed=seed)
+    torch.manual_seed(cfg.seed)
+    model = create_encoder(name, scale)  # the same initial weights as a pretrained-then-saved one
+    sample = PretrainData(data).sample(cfg.sample_size, cfg.seed)
+    get_logger().info(f"fitting the input transform of {name} on {len(sample)} jets of the "
+                      "task's training split")
+    model.fit_preprocessing(sample, cfg.seed)
+    return model.to(resolve_device(device))
+
+
 def check_shipped(name: str, scale: str, folder: str | os.PathLike) -> tuple[bool, str]:
     """Does the checkpoint in `folder` have the weights of the shipped one, bit for bit?"""
     ship = shipped(name, scale)

@@ -59,6 +59,9 @@ class Protocol(ABC):
         self.fit_info: dict[str, Any] = {}  # solver facts a subclass reports (e.g. the chosen L2)
         self.refresh_cache = False  # frozen/linear: recompute cached embeddings (`--force`)
         self.use_cache = True  # frozen/linear: False embeds in memory, writes no cache file
+        # how the cell runs, not what it measures (not part of the protocol's identity):
+        self.precision = "fp32"  # "bf16": forward passes under bf16 autocast (training.autocast)
+        self.loader_workers: int | None = None  # streaming splits: loader worker processes
 
     @classmethod
     def check_overrides(cls, scale: str, overrides: dict[str, Any]) -> None:
@@ -111,7 +114,7 @@ class Protocol(ABC):
             *, seed: int = 0, device: str = "cpu", progress: bool = True) -> Protocol:
         """Train on `train_split`, early-stop on `val_split`; returns self (fitted)."""
         torch.manual_seed(seed)
-        self.task, self.device, self.progress = task, device, progress
+        self.task, self.device, self.progress, self.seed = task, device, progress, seed
         self.measured = Measured()  # this fit and the scoring after it
         self.encoder = self.prepare_encoder(encoder, seed)
         in_dim = int(self.encoder.embed_dim)
@@ -119,6 +122,8 @@ class Protocol(ABC):
         self.model = TaskModel(self.wrap_head(head, in_dim),
                                self.encoder if self.uses_backbone_training else None)
         src_train = self.source(train_split)
+        if val_split.streams():  # only validation losses are read: a sample of it is enough
+            val_split = val_split.subset(int(self.settings["val_max"]), seed + 1)
         src_val = self.source(val_split)
         self.resolved = self.train_settings(task, len(src_train))
         self.history = self.train_head(task, src_train, src_val, seed)
@@ -131,7 +136,8 @@ class Protocol(ABC):
     def train_head(self, task: TaskSpec, src_train: Any, src_val: Any, seed: int) -> History:
         """Hook: train `self.model` (default: the step-based loop with early stopping)."""
         return train(self.model, task.kind.loss(), src_train, src_val, self.resolved, seed=seed,
-                     device=self.device, progress=self.progress, desc=f"{self.name} {task.name}")
+                     device=self.device, progress=self.progress, desc=f"{self.name} {task.name}",
+                     precision=self.precision)
 
     def score(self, split: Split) -> np.ndarray:
         """Predicted probabilities for every jet of the split, in split order."""
@@ -140,7 +146,8 @@ class Protocol(ABC):
         src = self.source(split)
         n_slots = split.load_rows(split.rows()[:1]).n_slots if len(split) else 0
         return predict(self.model, src, self.task.kind, n_slots,
-                       batch_size=int(self.settings.get("predict_batch", 512)), device=self.device)
+                       batch_size=int(self.settings.get("predict_batch", 512)), device=self.device,
+                       precision=self.precision)
 
     def n_params(self) -> dict[str, int]:
         """Encoder and head parameter counts (trainable ones are those of the fitted model)."""

@@ -2,7 +2,9 @@
 batch) and the mini-batch sources that turn it into tensors.
 
 Batches are cut to the longest jet they contain (slots are pT-sorted, so real constituents come
-first): no compute is spent on padding beyond that.
+first): no compute is spent on padding beyond that. A split larger than `max_in_memory_bytes()`
+(a paper-scale split of real files) is not loaded: protocols read it through
+`jetbench.protocols.loader` while they use it.
 """
 
 from __future__ import annotations
@@ -15,9 +17,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jetbench.core.errors import JetbenchError
 from jetbench.core.hashing import hash_arrays
 from jetbench.data.fileset import open_jets
 from jetbench.data.format import JetBatch
+
+MAX_IN_MEMORY_GB = 4.0  # the pretraining data's threshold too (pretraining/data.py)
+
+
+def max_in_memory_bytes() -> int:
+    """Largest split loaded whole: $JETBENCH_MAX_IN_MEMORY_GB, else 4 GB."""
+    env = os.environ.get("JETBENCH_MAX_IN_MEMORY_GB")
+    try:
+        return int(float(env) * 1024**3) if env else int(MAX_IN_MEMORY_GB * 1024**3)
+    except ValueError:
+        raise JetbenchError(f"JETBENCH_MAX_IN_MEMORY_GB={env!r}: expected a number") from None
 
 
 @dataclass
@@ -70,6 +84,27 @@ class Split:
             if len(rows) == len(store) and np.array_equal(rows, np.arange(len(store))):
                 return store.read()
             return store[rows]
+
+    def nbytes(self) -> int:
+        """Memory of this split's jets as a loaded batch (padded arrays)."""
+        if self.path is None:
+            return sum(a.nbytes for a in self.batch.arrays().values())
+        with open_jets(self.path) as jets:
+            info = jets.info
+        per_jet = info.n_slots * (7 * 4 + 1 + 1 + (3 if info.has_tracks else 0)) + 5 * 4 + 2
+        return len(self) * per_jet
+
+    def streams(self) -> bool:
+        """Too large to load whole: read while used (`jetbench.protocols.loader`)."""
+        return self.path is not None and self.nbytes() > max_in_memory_bytes()
+
+    def subset(self, n: int, seed: int) -> Split:
+        """A seeded random `n` of this split's jets (sorted rows), e.g. a validation sample."""
+        rows = self.rows()
+        if n >= len(rows):
+            return self
+        pick = np.sort(np.random.default_rng(seed).choice(len(rows), n, replace=False))
+        return Split(self.name, self.path, rows[pick], self.batch)
 
     def load(self) -> JetBatch:
         """This split's jets, read once (fitting, scoring and the metrics share the batch)."""

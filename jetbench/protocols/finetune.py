@@ -16,6 +16,7 @@ from torch import nn
 from jetbench.core.scales import PerScale
 from jetbench.protocols.base import Protocol
 from jetbench.protocols.data import RawSource, Split
+from jetbench.protocols.loader import StreamSource
 
 # Paper (docs/design.md, 'Protocols'): AdamW 1e-4, wd 1e-5, batch 500, freeze 5k then ramp 5k (20k/20k for >= 1e7
 # labels, 100/100 for <= 1e3). The task YAML sets batch size, epochs and patience. At cpu scale a
@@ -69,6 +70,11 @@ class FinetuneProtocol(Protocol):
         return copy.deepcopy(encoder)
 
     def source(self, split: Split) -> Any:
+        """The split in memory, or — too large to hold (paper scale) — read by loader workers."""
+        if split.streams():
+            return StreamSource(split.path, split.rows(), self.task.kind.targets,
+                                batch_size=int(self.settings.get("predict_batch", 512)),
+                                seed=self.seed, workers=self.loader_workers)
         batch = split.load()
         return RawSource(batch, self.targets(batch))
 

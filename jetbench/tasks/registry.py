@@ -3,20 +3,29 @@
 Search path: the definitions shipped in the package (`definitions/`), then every folder in
 $JETBENCH_TASKS (os.pathsep separated), then folders passed by the caller. `<name>.yaml` defines
 task `<name>`; files starting with `_` hold shared split definitions (`jetbench.datasets`) that
-tasks reference by name (`data: btag`) — or a task writes its data definition inline. Any problem
-is one JetbenchError naming the file and the field.
+tasks reference by name (`data: btag`) — or a task writes its data definition inline. A task
+folder may hold the definitions of its own datasets in `datasets/` (what `jetbench data import
+--tasks-dir` writes). Shipped tasks define every scale; a user's task only the scales it uses.
+Any problem is one JetbenchError naming the file and the field.
+
+`add_task_dirs` (the `--tasks-dir` option, `jetbench.evaluate(tasks_dir=...)`) puts folders on
+the search path through the environment, so worker processes and SLURM jobs see them too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from jetbench.core.errors import JetbenchError, unknown_name
+from jetbench.core.scales import SCALES
+from jetbench.data.definitions import ENV_DIRS as DATASET_DIRS
+from jetbench.data.definitions import refresh_definitions
 from jetbench.datasets import registry as data_registry
 from jetbench.datasets.spec import DataSpec, GeneratedPart
 from jetbench.tasks.spec import TaskSpec
@@ -88,6 +97,10 @@ def _build(task_dirs: Sequence[Path], data_dirs: Sequence[Path]) -> Registry:
     for d in task_dirs:
         for path in sorted(d.glob(TASK_GLOB)):
             spec = load_task_file(path, reg.data)
+            missing = [s for s in SCALES if s not in spec.scales]
+            if d == builtin_dir() and missing:
+                raise JetbenchError(f"{path}: field 'scales.{missing[0]}': missing (a shipped "
+                                    "task defines smoke, cpu and paper)")
             if spec.name in reg.tasks:
                 raise JetbenchError(f"{path}: task '{spec.name}' is also defined in "
                                     f"{reg.files[spec.name]}")
@@ -135,3 +148,45 @@ def get_data(name: str | DataSpec, extra: Iterable[str | os.PathLike] | None = N
     if name not in reg.data:
         raise unknown_name("dataset definition", name, reg.data)
     return reg.data[name]
+
+
+def is_builtin(task: str | TaskSpec) -> bool:
+    """A task shipped with jetbench (not one from a user's task folder)."""
+    spec = get_task(task)
+    path = load_registry().files.get(spec.name)
+    return path is not None and path.parent == builtin_dir()
+
+
+def add_task_dirs(dirs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Put folders of task YAMLs first on the search path of this process and of the workers and
+    jobs it starts ($JETBENCH_TASKS; each folder's `datasets/` joins $JETBENCH_DATASETS)."""
+    added = [Path(d).expanduser().resolve() for d in dirs]
+    for d in added:
+        if not d.is_dir():
+            raise JetbenchError(f"{d}: task folder does not exist (--tasks-dir)")
+    for env, folders in ((ENV_DIRS, added),
+                         (DATASET_DIRS, [d / "datasets" for d in added if (d / "datasets").is_dir()])):
+        old = [p for p in os.environ.get(env, "").split(os.pathsep) if p]
+        new = [str(f) for f in folders if str(f) not in old]
+        if new:
+            os.environ[env] = os.pathsep.join(new + old)
+    refresh_definitions()
+    return added
+
+
+@contextlib.contextmanager
+def task_dirs(dirs: Iterable[str | os.PathLike] | None) -> Iterator[None]:
+    """`add_task_dirs` for the duration of a block (the environment is restored after)."""
+    saved = {k: os.environ.get(k) for k in (ENV_DIRS, DATASET_DIRS)}
+    try:
+        if dirs:
+            add_task_dirs(dirs)
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if dirs:
+            refresh_definitions()

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from jetbench.core.errors import unknown_name
+from jetbench.core.errors import JetbenchError, unknown_name
 from jetbench.core.hashing import hash_json
 from jetbench.core.scales import check_scale
 from jetbench.datasets.spec import DataSpec
@@ -187,7 +187,10 @@ class TaskSpec(_Model):
         return {s: list(v.seeds) for s, v in self.scales.items()}
 
     def scale(self, scale: str) -> ScaleSpec:
-        return self.scales[check_scale(scale)]
+        if check_scale(scale) not in self.scales:
+            raise JetbenchError(f"task '{self.name}' is not defined at scale '{scale}' (it "
+                                f"defines {', '.join(self.scales)})")
+        return self.scales[scale]
 
     def default_budget(self, scale: str) -> int:
         return self.scale(scale).default_budget
