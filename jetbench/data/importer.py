@@ -268,6 +268,10 @@ def import_arrays(sources: Sequence[str | os.PathLike], out: str | os.PathLike,
     when given — a task folder's `datasets/`, where task YAMLs find it."""
     fmap = FieldMap(dict(fields), label_field)
     mode = fmap.mode
+    if (dataset is None and name in DATASETS and definitions_dir is not None
+            and Path(DATASETS[name].origin).resolve()
+            == (Path(definitions_dir) / f"{name}.yaml").resolve()):
+        dataset = name  # importing again into the dataset this folder defines
     features = tuple(f for f in FEATURES if f in (
         *REQUIRED_FEATURES, *(IMPACT_PARAMETERS if "d0" in fields else ()),
         *(("id",) if "pid" in fields else ())))

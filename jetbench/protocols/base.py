@@ -122,8 +122,9 @@ class Protocol(ABC):
         self.model = TaskModel(self.wrap_head(head, in_dim),
                                self.encoder if self.uses_backbone_training else None)
         src_train = self.source(train_split)
-        if val_split.streams():  # only validation losses are read: a sample of it is enough
-            val_split = val_split.subset(int(self.settings["val_max"]), seed + 1)
+        if val_split.streams():  # only validation losses are read: a sample, held in memory
+            sample = val_split.subset(int(self.settings["val_max"]), seed + 1)
+            val_split = Split.from_batch(val_split.name, sample.load())
         src_val = self.source(val_split)
         self.resolved = self.train_settings(task, len(src_train))
         self.history = self.train_head(task, src_train, src_val, seed)
