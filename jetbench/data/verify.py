@@ -39,13 +39,14 @@ def expected_digest(path: Path, root: Path, info: DatasetInfo,
                     record: dict[str, str] | None = None) -> tuple[str, str, str]:
     """(algorithm, digest, where it comes from) that `path` must match."""
     pins = {f.name: f for f in info.files}
-    pin = pins.get(path.name) if path.parent.resolve() == root.resolve() else None
+    # by the path inside the folder, not the resolved one: a download folder may hold symlinks
+    pin = pins.get(path.name) if path.absolute().parent == root.absolute() else None
     if pin is not None and pin.sha256:
         return "sha256", pin.sha256, f"pinned sha256 of {info.name}/{pin.name}"
     if pin is not None and pin.md5:
         return "md5", pin.md5, f"pinned md5 of {info.name}/{pin.name}"
     record = read_record(root) if record is None else record
-    rel = path.resolve().relative_to(root.resolve()).as_posix()
+    rel = path.absolute().relative_to(root.absolute()).as_posix()
     if rel in record:
         return "sha256", record[rel].lower(), f"sha256 recorded in {root / RECORD}"
     raise JetbenchError(f"{path}: no checksum pinned for it and not listed in {root / RECORD}; "
