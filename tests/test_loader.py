@@ -125,3 +125,22 @@ def test_finetune_protocol_streams_a_split_too_large_to_hold(store, monkeypatch)
                       .source(train_split), StreamSource)
     scores = proto.score(Split.from_store("test", path, np.arange(200, 300)))
     assert scores.shape == (100, 3) and np.allclose(scores.sum(1), 1, atol=1e-2)
+
+
+@pytest.mark.parametrize("head,n_classes", [("jet_class", 3), ("track_class", 4)])
+def test_chunked_test_predictions_equal_the_loaded_ones(store, monkeypatch, head, n_classes):
+    """A test split too large to load is turned into stored predictions chunk by chunk: the
+    same arrays as from the loaded split."""
+    from jetbench.evaluation import run as run_mod
+
+    path, batch = store
+    spec = toy_task(head, n_classes)
+    rows = np.arange(N)
+    shape = (N, n_classes) if head == "jet_class" else (N, batch.n_slots, n_classes)
+    scores = np.random.default_rng(0).dirichlet(np.ones(n_classes), shape[:-1]).astype(np.float32)
+    whole = run_mod.test_predictions(spec, Split.from_store("test", path, rows), scores)
+    monkeypatch.setenv("JETBENCH_MAX_IN_MEMORY_GB", "1e-6")
+    monkeypatch.setattr(run_mod, "SCORE_CHUNK", 70)
+    chunked = run_mod.test_predictions(spec, Split.from_store("test", path, rows), scores)
+    for key, a in whole.arrays().items():
+        np.testing.assert_array_equal(chunked.arrays()[key], a, err_msg=key)

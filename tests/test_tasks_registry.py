@@ -115,7 +115,7 @@ def test_bad_budget(tmp_path, budgets, field, text):
 @pytest.mark.parametrize("mutate, field, text", [
     (lambda t: t.update(main_score="macro"), "main_score", "not one of the task's metrics"),
     (lambda t: t.update(metrics=["accuracy", "ari"]), "metrics.1", "needs a vertex task"),
-    (lambda t: t["scales"].pop("paper"), "scales.paper", "missing"),
+    (lambda t: t.update(scales={}), "scales", "define at least one scale"),
     (lambda t: t["scales"]["smoke"].update(default_budget=45), "scales.smoke.default_budget",
      "not one of the budgets"),
     (lambda t: t.update(loss={"name": "cross_entropy", "class_weights": [1, 2]}),

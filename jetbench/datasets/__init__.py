@@ -3,7 +3,8 @@ the canonical stores they become (DataSpec, parts, cache, locks, real-file check
 manifests). The YAML of the shared definitions ships in `definitions/`.
 
     get_data(name) -> DataSpec                      a shared split definition
-    data_split(data, split, scale, rule) -> Path    its store, produced on first use, cached
+    data_split(data, split, scale, rule) -> Path    its store (or file-set index over real files,
+                                                    read in place), produced on first use, cached
     pretrain_split(scale) -> Path                   the jetclass pretraining store
     check_disjoint(paths), jet_identities(path)     no jet in two splits
 """

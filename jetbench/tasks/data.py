@@ -1,7 +1,9 @@
 """A task's data: its split stores, label budgets, targets and manifest (docs/design.md, 'Tasks').
 
 - `task_split(task, split, scale)`: the canonical store of a split, produced on first use
-  (`jetbench.datasets`), CWoLa-mixed for the train and val splits of a `cwola:` task.
+  (`jetbench.datasets`), CWoLa-mixed for the train and val splits of a `cwola:` task — or, for a
+  split of real files (the paper scale), the index of a file set read in place; open either
+  with `jetbench.data.fileset.open_jets`.
 - `budget_indices(task, scale, budget, seed)`: the first `budget` jets of the train split after a
   fixed shuffle seeded by (task, scale) — not by the run seed unless the task says
   `budget_shuffle: run` — so smaller budgets are inside larger ones. Class-balanced tasks take the
