@@ -43,8 +43,9 @@ def test_list_encoders_builds_no_model(capsys, monkeypatch):
     assert rows["mpm_flow"]["checkpoint"] == "made on first use"
     assert rows["scratch"]["checkpoint"] == "not needed" and rows["scratch"]["targets"] == []
     assert rows["mpmv1_kmeans"]["paper"].startswith("Golling et al. 2024")
-    with pytest.raises(AssertionError, match="built a model"):  # the patch does bite
-        main(["list", "encoders", "--sizes", "--scale", "smoke"])
+    # the patch does bite: --sizes builds models, and the CLI's boundary reports the error
+    assert main(["list", "encoders", "--sizes", "--scale", "smoke"]) != 0
+    assert "built a model" in capsys.readouterr().err
 
 
 def test_shipped_checkpoint_and_plugins_are_shown(capsys, monkeypatch, tmp_path):

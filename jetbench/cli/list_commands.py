@@ -8,6 +8,7 @@ import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import data_app, list_app, no_progress_option, progress_wanted
+from jetbench.core import preflight
 from jetbench.core.errors import unknown_name
 from jetbench.core.scales import SCALES
 
@@ -57,7 +58,6 @@ def prepare(task: str = typer.Argument(..., help="Task name (see `jetbench list 
             as_json: bool = typer.Option(False, "--json", help="Print JSON."),
             no_progress: bool = no_progress_option()) -> None:
     """Produce (generate or convert), cache and check every split of a task."""
-    from jetbench.core import preflight
     from jetbench.tasks import prepare_task  # lazy: torch; `jetbench --help` stays fast
 
     preflight.check_count("--workers", workers, 0, 1024)

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from jetbench.cli.app import app, no_progress_option, progress_wanted, track_option, tracking_wanted
+from jetbench.core import preflight
 from jetbench.core.errors import JetbenchError
 from jetbench.core.log import get_logger
 
@@ -41,7 +42,6 @@ def run(
     the task data and pretrains an encoder without one first if they are not cached yet.
     """
     from jetbench.core import distributed as dd  # lazy: torch; `jetbench --help` stays fast
-    from jetbench.core import preflight
     from jetbench.evaluation import format_result, run_cell  # lazy: torch
 
     preflight.check_run_args(seed=seed, threads=threads, budget=budget)
@@ -95,7 +95,6 @@ def sweep(
 
     Killed and restarted with the same arguments, it resumes where it stopped.
     """
-    from jetbench.core import preflight
     from jetbench.evaluation import slurm as sl  # lazy: torch; `jetbench --help` stays fast
     from jetbench.evaluation import sweep as sw  # lazy: torch
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from jetbench.core import distributed as dd
+from jetbench.core import preflight
 from jetbench.core.errors import JetbenchError
 from jetbench.core.log import get_logger
 from jetbench.core.threads import auto_threads
@@ -105,7 +106,6 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
 
     `cache=False`: frozen/linear embeddings are computed in memory, no cache file is written.
     The result also goes to `tracker`, or to the backends `--track`/JETBENCH_TRACK selects."""
-    from jetbench.core import preflight
 
     preflight.check_run_args(seed=seed, threads=threads)  # before any data or training work
     if results_dir is not None:
