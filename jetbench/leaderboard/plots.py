@@ -3,8 +3,9 @@
 Score vs labels is the figure the MPM papers argue with (pretraining helps most at small label
 budgets): x = label budget (log), colour = encoder, marker and line style = protocol, error bars =
 the cells' standard errors, the random-init encoder drawn in black and the chance level as a
-dotted line. ROC curves are drawn as HEP papers do: background rejection 1/εB (log) against
-signal efficiency εS, one panel per binary problem, the random classifier (1/εS) dashed. Both use
+thin red dash-dotted line. ROC curves are drawn as HEP papers do: background rejection 1/εB
+(log) against signal efficiency εS, one panel per binary problem, the random classifier (1/εS)
+in the same reference style. Both use
 mplhep's experiment-neutral ROOT style. Axis limits always include every point, error bar and
 reference line, and the legend sits outside the axes, so nothing is clipped or hidden.
 """
