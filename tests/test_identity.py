@@ -164,13 +164,14 @@ def own_embedding_cache(tmp_path, monkeypatch):
         monkeypatch.setattr(mod, "cache_root", lambda: tmp_path / "embeddings")
 
 
-def test_edited_plugin_is_not_reported_done_and_is_reembedded(plugin, tmp_path,
-                                                              own_embedding_cache):
+def test_edited_plugin_is_not_reported_done_and_is_reembedded(plugin, tmp_path, capsys,
+                                                              monkeypatch, own_embedding_cache):
     """Stale-result scenario of issue 13: after a plug-in's `encode` changed (weights and config
     unchanged), `run` must not report the finished cell done, nor reuse its cached frozen
     embeddings (an encoder returning zeros scored exactly as before)."""
     from jetbench.evaluation import run_cell
 
+    monkeypatch.setenv("JETBENCH_LOG_LEVEL", "info")  # the jetbench logger writes to stderr
     plugin()
     spec, res = "idplug:make", tmp_path / "res"
     first = run_cell(spec, "btag", "frozen", results_dir=res, **RUN)
@@ -182,10 +183,13 @@ def test_edited_plugin_is_not_reported_done_and_is_reembedded(plugin, tmp_path,
     assert info.config == {"name": "plug", "dim": 8} and info.class_name == "idplug:Plug"
     assert first.result.provenance.encoder_checkpoint_hash == info.weights
     assert first.result.provenance.git_dirty is not None  # jetbench runs from a git checkout
+    capsys.readouterr()
     assert run_cell(spec, "btag", "frozen", results_dir=res, **RUN).skipped  # nothing changed
+    assert "already done with the same hashes; not re-running" in capsys.readouterr().err
     plugin(" * 0")  # the user edits encode(); same weights, same config
     edited = run_cell(spec, "btag", "frozen", results_dir=res, **RUN)
     assert not edited.skipped
+    assert "was measured with different config_hash; re-running" in capsys.readouterr().err
     assert edited.result.encoder_revision != first.result.encoder_revision
     assert edited.result.encoder_info.weights == info.weights
     assert edited.result.config["run"]["embedded_jets"] == run["embedded_jets"]  # not the cache
