@@ -41,7 +41,8 @@ def encoder_colours(encoders: list[str]) -> dict[str, object]:
     """Colour per encoder: the baselines fixed (random init black), the rest from tab10."""
     cmap = plt.get_cmap("tab10")
     free = [e for e in sorted(set(encoders)) if e not in FIXED_COLOURS]
-    palette = [cmap(i) for i in range(10) if i != 7]  # tab10's grey is nobackbone's
+    # tab10's grey is nobackbone's and its red is too close to the reference lines' red
+    palette = [cmap(i) for i in range(10) if i not in (3, 7)]
     out: dict[str, object] = {e: palette[i % len(palette)] for i, e in enumerate(free)}
     out.update({e: c for e, c in FIXED_COLOURS.items() if e in encoders})
     return out
