@@ -47,8 +47,11 @@ def test_list_encoders_builds_no_model(capsys, monkeypatch):
     assert rows["mpm_flow"]["family"] == "MPMv2" and "arXiv:2409.12589" in rows["mpm_flow"]["paper"]
     assert rows["mpm_flow"]["targets"] == ["particle class",
                                            "features (conditional normalising flow)"]
-    assert rows["mpm_flow"]["checkpoint"] == "made on first use"
-    assert rows["scratch"]["checkpoint"] == "not needed" and rows["scratch"]["targets"] == []
+    assert rows["mpm_flow"]["checkpoint"] == "ships"  # the cpu reference checkpoints ship
+    assert rows["scratch"]["targets"] == []
+    smoke = {r["name"]: r for r in _listed(capsys, "--scale", "smoke")}  # nothing ships there
+    assert smoke["mpm_flow"]["checkpoint"] == "made on first use"
+    assert smoke["scratch"]["checkpoint"] == "not needed"
     assert rows["mpmv1_kmeans"]["paper"].startswith("Golling et al. 2024")
     with pytest.raises(AssertionError, match="built a model"):  # the patch does bite
         main(["--debug", "list", "encoders", "--sizes", "--scale", "smoke"])
