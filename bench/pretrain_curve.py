@@ -1,6 +1,6 @@
 """Learning curve of a pretraining recipe: JetClass linear-probe accuracy vs CPU minutes.
 
-    python bench/pretrain_curve.py CKPT_DIR [CKPT_DIR ...] [--time-steps 20]
+    python bench/pretrain_curve.py CKPT_DIR [CKPT_DIR ...] [--time-steps 20] [--every 400]
 
 Each CKPT_DIR is a `jetbench pretrain` output folder (its `snapshots/step_*` are written every
 `snapshot_every` steps by the cpu recipe). For the random initialisation (the encoder's own
@@ -82,6 +82,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+", type=Path)
     ap.add_argument("--time-steps", type=int, default=20)
+    ap.add_argument("--every", type=int, default=0,
+                    help="Probe only snapshots whose step is a multiple of this (0: all).")
     args = ap.parse_args()
     torch.set_num_threads(1)
     with JetStore(task_split("jetclass", "train", "cpu", progress=False)) as st:
@@ -102,7 +104,9 @@ def main() -> None:
         init.load_state_dict(fitted, strict=False)
         points = [(0, init)]
         for snap in sorted((folder / "snapshots").glob("step_*")):
-            points.append((int(snap.name.split("_")[1]), load_encoder(snap)))
+            step = int(snap.name.split("_")[1])
+            if not args.every or step % args.every == 0:
+                points.append((step, load_encoder(snap)))
         points.append((int(summary["steps"]), load_encoder(folder)))
         seen = set()
         for step, model in points:

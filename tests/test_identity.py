@@ -5,12 +5,14 @@ recomputes cached embeddings, and results carry the encoder's metadata."""
 from __future__ import annotations
 
 import importlib
+import shutil
+import subprocess
 import sys
 
 import pytest
 import torch
 
-from jetbench.encoders.identity import code_hash, identify
+from jetbench.encoders.identity import PluginInfo, code_hash, identify
 
 PLUGIN = '''
 import torch
@@ -92,28 +94,120 @@ def test_builtin_revision_covers_the_encoders_package():
     assert ident.pretraining_data == ("jetclass",) and ident.license == "MIT"
 
 
-def test_edited_plugin_is_rerun_and_reembedded_and_force_recomputes(plugin, tmp_path):
-    """The stale-result scenario of issue 13: after `encode` changed, the finished cell must not be
-    reported done, and the frozen protocol must not reuse the old embeddings."""
+def _dist(root, version: str) -> None:
+    """Install metadata for the distribution 'idplug' at `version` (a dist-info folder on sys.path,
+    as pip leaves it), with an entry point in the jetbench.encoders group."""
+    for old in root.glob("idplug-*.dist-info"):
+        shutil.rmtree(old)
+    info = root / f"idplug-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: idplug\nVersion: {version}\n")
+    (info / "top_level.txt").write_text("idplug\n")
+    (info / "entry_points.txt").write_text("[jetbench.encoders]\nidplug = idplug:make\n")
+    importlib.invalidate_caches()
+
+
+def test_revision_covers_the_plugin_distribution_and_version(plugin, tmp_path):
+    """Same source, config and weights, another installed version: another revision (a release
+    can change compiled parts or data files the source hash does not see)."""
+    _dist(tmp_path, "1.0")
+    one = identify(plugin().make())
+    assert one.plugin == PluginInfo(module="idplug", package="idplug", version="1.0",
+                                    entry_point="idplug = idplug:make")
+    assert identify(plugin().make()).revision == one.revision
+    _dist(tmp_path, "1.1")
+    two = identify(plugin().make())
+    assert two.plugin.version == "1.1" and two.weights == one.weights
+    assert two.code != one.code and two.revision != one.revision
+
+
+def test_git_dirty_flag_follows_the_checkout(tmp_path, monkeypatch):
+    """Results record whether the checkout had uncommitted changes (the commit alone does not
+    say what ran)."""
+    from jetbench.evaluation import provenance
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    monkeypatch.setattr(provenance, "REPO", tmp_path)
+    for fn in (provenance.git_dirty, provenance.git_commit):
+        fn.cache_clear()
+    try:
+        assert provenance.git_dirty() is False and len(provenance.git_commit()) == 40
+        (tmp_path / "code.py").write_text("x = 2\n")
+        provenance.git_dirty.cache_clear()
+        assert provenance.git_dirty() is True
+        rec = provenance.provenance("t", "p", "c", "d", None, "cpu")
+        assert rec.git_dirty is True and rec.git_commit == provenance.git_commit()
+        monkeypatch.setattr(provenance, "REPO", tmp_path / "not_a_checkout")
+        provenance.git_dirty.cache_clear()
+        assert provenance.git_dirty() is None
+    finally:
+        for fn in (provenance.git_dirty, provenance.git_commit):
+            fn.cache_clear()
+
+
+RUN = dict(scale="smoke", progress=False, threads=1)
+
+
+@pytest.fixture
+def own_embedding_cache(tmp_path, monkeypatch):
+    """An empty embedding cache, so files left by earlier runs cannot satisfy these cells."""
+    import jetbench.protocols.embedding_cache as cache
+    import jetbench.protocols.embeddings as embeddings
+
+    for mod in (cache, embeddings):
+        monkeypatch.setattr(mod, "cache_root", lambda: tmp_path / "embeddings")
+
+
+def test_edited_plugin_is_not_reported_done_and_is_reembedded(plugin, tmp_path, capsys,
+                                                              monkeypatch, own_embedding_cache):
+    """Stale-result scenario of issue 13: after a plug-in's `encode` changed (weights and config
+    unchanged), `run` must not report the finished cell done, nor reuse its cached frozen
+    embeddings (an encoder returning zeros scored exactly as before)."""
     from jetbench.evaluation import run_cell
 
+    monkeypatch.setenv("JETBENCH_LOG_LEVEL", "info")  # the jetbench logger writes to stderr
     plugin()
     spec, res = "idplug:make", tmp_path / "res"
-    kw = dict(scale="smoke", results_dir=res, progress=False, threads=1)
-    first = run_cell(spec, "btag", "frozen", **kw)
+    first = run_cell(spec, "btag", "frozen", results_dir=res, **RUN)
     run = first.result.config["run"]
     assert not first.skipped and run["embedded_jets"] > 0
     info = first.result.encoder_info
     assert info is not None and info.plugin.module == "idplug" and info.plugin.package is None
     assert (info.embed_dim, info.license, info.pretraining_data) == (8, "BSD-3-Clause", ("none",))
-    assert info.config == {"name": "plug", "dim": 8}
+    assert info.config == {"name": "plug", "dim": 8} and info.class_name == "idplug:Plug"
     assert first.result.provenance.encoder_checkpoint_hash == info.weights
-    again = run_cell(spec, "btag", "frozen", **kw)
-    assert again.skipped  # same code, config and weights: a no-op
-    plugin(" * 0")  # the user edits encode(); same weights
-    edited = run_cell(spec, "btag", "frozen", **kw)
+    assert first.result.provenance.git_dirty is not None  # jetbench runs from a git checkout
+    capsys.readouterr()
+    assert run_cell(spec, "btag", "frozen", results_dir=res, **RUN).skipped  # nothing changed
+    assert "already done with the same hashes; not re-running" in capsys.readouterr().err
+    plugin(" * 0")  # the user edits encode(); same weights, same config
+    edited = run_cell(spec, "btag", "frozen", results_dir=res, **RUN)
     assert not edited.skipped
+    assert "was measured with different config_hash; re-running" in capsys.readouterr().err
     assert edited.result.encoder_revision != first.result.encoder_revision
+    assert edited.result.encoder_info.weights == info.weights
     assert edited.result.config["run"]["embedded_jets"] == run["embedded_jets"]  # not the cache
-    cached = run_cell(spec, "btag", "frozen", force=True, **{**kw, "results_dir": tmp_path / "b"})
-    assert cached.result.config["run"]["embedded_jets"] == run["embedded_jets"]  # --force
+
+
+def test_force_does_not_reuse_cached_frozen_embeddings(plugin, tmp_path,
+                                                       own_embedding_cache):
+    """Stale-result scenario of issue 13: `run --force` recomputes the frozen embeddings even
+    when a cache file for the same revision exists (it used to read them back)."""
+    from jetbench.evaluation import run_cell
+
+    plugin()
+    spec = "idplug:make"
+    first = run_cell(spec, "btag", "frozen", results_dir=tmp_path / "a", **RUN)
+    n = first.result.config["run"]["embedded_jets"]
+    assert n > 0
+    cached = run_cell(spec, "btag", "frozen", results_dir=tmp_path / "b", **RUN)
+    assert not cached.skipped and cached.result.config["run"]["embedded_jets"] == 0  # cache hit
+    forced = run_cell(spec, "btag", "frozen", results_dir=tmp_path / "a", force=True, **RUN)
+    assert not forced.skipped and forced.result.config["run"]["embedded_jets"] == n
+    assert forced.result.encoder_revision == first.result.encoder_revision

@@ -171,8 +171,14 @@ FILTER_PROBE = """<script>
       return c.getBoundingClientRect().width > 0;
     }).map(function (c) { return c.textContent; });
   }
+  function visible(sel) {
+    return Array.prototype.filter.call(document.querySelectorAll(sel), function (el) {
+      return el.getBoundingClientRect().height > 0;
+    }).map(function (el) { return el.id || el.getAttribute("href"); });
+  }
   var wrap = t.parentNode;
   var out = {form_shown: !form.hidden, n_headers: visibleHeaders().length,
+             figures: visible("figure"),
              page_fits: document.documentElement.scrollWidth <= window.innerWidth + 1,
              table_scrolls: wrap.scrollWidth > wrap.clientWidth};
   var box = form.querySelector('input[data-protocol="frozen"]');
@@ -181,18 +187,60 @@ FILTER_PROBE = """<script>
   var task = form.querySelector('input[data-task="vertexing"]');
   task.checked = false; task.dispatchEvent(new Event("change", {bubbles: true}));
   out.headers_without_vertexing = visibleHeaders();
+  out.figures_without_vertexing = visible("figure");
+  out.links_without_vertexing = visible(".figindex a");
   REPORT
 })();
 </script>
 </body>"""
 
 
+def _figures(tmp_path: Path) -> dict[str, Path]:
+    """Two figure files (a 1x1 PNG each): score vs labels of vertexing, a jetclass ROC plot."""
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                        "0000000d49444154789c63f8ffffff7f0009fb03fd2a86e38a0000000049454e44"
+                        "ae426082")
+    out = {}
+    for key, name in (("vertexing", "vertexing.png"), ("roc:jetclass@1000", "roc_jetclass.png")):
+        (tmp_path / name).write_bytes(png)
+        out[key] = tmp_path / name
+    return out
+
+
 def test_chromium_filters_and_narrow_window(chromium, tmp_path):
-    out = _run_probe(chromium, to_html(_leaderboard()), 0, tmp_path, FILTER_PROBE,
-                     ("--window-size=480,900",))
+    out = _run_probe(chromium, to_html(_leaderboard(), _figures(tmp_path)), 0, tmp_path,
+                     FILTER_PROBE, ("--window-size=480,900",))
     assert out["form_shown"] and out["n_headers"] == 3 + 3 + 2
+    assert out["figures"] == ["fig-roc-jetclass-1000", "fig-vertexing"]
     # a 480 px window: the page does not overflow, the table scrolls inside its box
     assert out["page_fits"] and out["table_scrolls"]
     assert out["rows_without_frozen"] == ["good/finetune", "weak/finetune"]
     assert not any("vertexing" in h for h in out["headers_without_vertexing"])
     assert any("jetclass" in h for h in out["headers_without_vertexing"])
+    # the task filter hides the task's figures and their links too
+    assert out["figures_without_vertexing"] == ["fig-roc-jetclass-1000"]
+    assert out["links_without_vertexing"] == ["#fig-roc-jetclass-1000"]
+
+
+NO_SCRIPT_PROBE = """<script>
+(function () {
+  var form = document.getElementById("filters"), t = document.getElementById("leaderboard");
+  var out = {form_height: form.getBoundingClientRect().height,
+             rows: Array.prototype.filter.call(t.tBodies[0].rows, function (r) {
+               return r.getBoundingClientRect().height > 0; }).length};
+  REPORT
+})();
+</script>
+</body>"""
+
+
+def test_chromium_without_the_page_script_shows_the_table_and_no_dead_filters(chromium, tmp_path):
+    """With the page's own script off, the filter boxes (which could not work) stay hidden: the
+    `hidden` attribute must win over the form's `display: flex`; every row is shown."""
+    from jetbench.leaderboard.html import JS
+
+    page = to_html(_leaderboard())
+    assert f"<script>{JS}</script>" in page
+    out = _run_probe(chromium, page.replace(f"<script>{JS}</script>", ""), 0, tmp_path,
+                     NO_SCRIPT_PROBE)
+    assert out == {"form_height": 0, "rows": 5}

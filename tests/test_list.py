@@ -28,23 +28,33 @@ def test_cards_are_exactly_the_registered_builtins():
 
 
 def test_list_encoders_builds_no_model(capsys, monkeypatch):
+    import jetbench.encoders
+    import jetbench.encoders.registry
     from jetbench.encoders.base import Encoder
     from jetbench.encoders.model import SetEncoder
 
-    def refuse(self, *args, **kwargs):
+    def refuse(*args, **kwargs):
         raise AssertionError("list encoders built a model")
 
     for cls in (Encoder, SetEncoder):
         monkeypatch.setattr(cls, "__init__", refuse)
+    for module in (jetbench.encoders, jetbench.encoders.registry):  # the factory, by either path
+        monkeypatch.setattr(module, "create_encoder", refuse)
     rows = {r["name"]: r for r in _listed(capsys)}
+    assert list(rows) == cards.builtin_names()  # every built-in, the ordering variants included
+    assert rows["mpmv1_kmeans_none"]["targets"] == ["k-means index"]
+    assert "ordering" in rows["mpmv1_vqvae_none"]["about"]
     assert rows["mpm_flow"]["family"] == "MPMv2" and "arXiv:2409.12589" in rows["mpm_flow"]["paper"]
     assert rows["mpm_flow"]["targets"] == ["particle class",
                                            "features (conditional normalising flow)"]
-    assert rows["mpm_flow"]["checkpoint"] == "made on first use"
-    assert rows["scratch"]["checkpoint"] == "not needed" and rows["scratch"]["targets"] == []
+    assert rows["mpm_flow"]["checkpoint"] == "ships"  # the cpu reference checkpoints ship
+    assert rows["scratch"]["targets"] == []
+    smoke = {r["name"]: r for r in _listed(capsys, "--scale", "smoke")}  # nothing ships there
+    assert smoke["mpm_flow"]["checkpoint"] == "made on first use"
+    assert smoke["scratch"]["checkpoint"] == "not needed"
     assert rows["mpmv1_kmeans"]["paper"].startswith("Golling et al. 2024")
     with pytest.raises(AssertionError, match="built a model"):  # the patch does bite
-        main(["list", "encoders", "--sizes", "--scale", "smoke"])
+        main(["--debug", "list", "encoders", "--sizes", "--scale", "smoke"])
 
 
 def test_shipped_checkpoint_and_plugins_are_shown(capsys, monkeypatch, tmp_path):

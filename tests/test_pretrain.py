@@ -72,13 +72,13 @@ def test_schedule_by_hand():
     assert small.lr(100 + 200) == pytest.approx(small.lr(100) / 2)
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
     assert small.apply(opt, 49) == opt.param_groups[0]["lr"] == pytest.approx(0.5e-3)
-    # the cpu scale stretches the half-life to 35 % of its 400 steps: warm-up 20, half-life 140
+    # the cpu scale stretches the half-life to 35 % of its 1200 steps: warm-up 60, half-life 420
     from jetbench.pretraining.config import PretrainConfig
 
     cfg = PretrainConfig.for_scale("mpm_flow", "cpu")
     cpu = WarmupExpDecay.scaled(cfg.steps, cfg.lr, cfg.half_life_fraction)
-    assert (cpu.warmup_steps, cpu.half_life) == (20, 140)
-    assert cpu.lr(399) == pytest.approx(1e-3 * 0.5 ** (379 / 140))  # ~15 % of the peak at the end
+    assert (cpu.warmup_steps, cpu.half_life) == (60, 420)
+    assert cpu.lr(1199) == pytest.approx(1e-3 * 0.5 ** (1139 / 420))  # ~15 % of the peak at the end
 
 
 # ---- sampler ------------------------------------------------------------------------------------

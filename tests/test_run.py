@@ -19,12 +19,13 @@ from jetbench.evaluation.results import Result, load_result
 from jetbench.tasks import list_tasks
 from tests.conftest import random_batch
 
-TASKS = ["jetclass", "cwola", "btag", "vertexing", "trackid"]
+TASKS = ["jetclass", "cwola", "btag", "vertexing", "trackid", "toptag", "quarkgluon"]
 PROTOCOLS = ["frozen", "linear", "finetune", "scratch"]
 ENCODERS = ["scratch", "mpm_flow"]
 # A representative default subset (every task, every protocol, both encoders); the rest of the
-# full grid (40 cells) runs with `pytest -m slow`.
-DEFAULT = ([("mpm_flow", t, "finetune") for t in TASKS]
+# full grid (56 cells) runs with `pytest -m slow`.
+DEFAULT = ([("mpm_flow", t, "finetune") for t in TASKS[:5]]
+           + [("scratch", "toptag", "linear"), ("mpm_flow", "quarkgluon", "frozen")]
            + [("mpm_flow", "vertexing", p) for p in ("frozen", "linear", "scratch")]
            + [("mpm_flow", "jetclass", "linear"), ("mpm_flow", "trackid", "frozen")]
            + [("scratch", t, p) for t, p in (("btag", "frozen"), ("cwola", "scratch"),
@@ -88,7 +89,7 @@ def test_rerun_is_a_noop_and_force_reruns(tmp_path, capsys):
     (["--encoder", "mpm_flw", "--task", "btag"], "unknown encoder 'mpm_flw' (did you mean "
      "'mpm_flow'?); known: mpm_cfm, mpm_flow"),
     (["--encoder", "mpm_flow", "--task", "btagg"], "unknown task 'btagg' (did you mean 'btag'?); "
-     "known: btag, cwola, jetclass, trackid, vertexing"),
+     "known: btag, cwola, jetclass, quarkgluon, toptag, trackid, vertexing"),
     (["--encoder", "mpm_flow", "--task", "btag", "-p", "finetuning"],
      "known: finetune, frozen, linear, scratch"),
     (["--encoder", "mpm_flow", "--task", "btag", "-b", "151"], "the maximum budget is 150"),

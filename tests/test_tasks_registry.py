@@ -52,7 +52,7 @@ def test_shipped_tasks_load_with_contract_properties():
     assert jc.dataset == "jetclass" and jc.n_classes == 10 and jc.head == "jet_class"
     assert jc.budgets["cpu"] == [100, 1000, 10000] and jc.default_budget("cpu") == 1000
     assert jc.seeds["cpu"] == [0, 1, 2] and jc.default_seeds("cpu") == [0]
-    assert tasks["cwola"].labels == ("QCD", "Tbqq") and tasks["cwola"].main_score == "sic"
+    assert tasks["cwola"].labels == ("QCD", "Tbqq") and tasks["cwola"].main_score == "auc"
     assert tasks["cwola"].training("cpu").checkpoint == "last"
     assert tasks["trackid"].loss.class_weights == (0.3868, 1.4342, 3.3482, 2.3896)
     assert tasks["vertexing"].loss.name == "focal" and tasks["vertexing"].loss.gamma == 3.0
@@ -63,7 +63,8 @@ def test_shipped_tasks_load_with_contract_properties():
 
 def test_unknown_task_lists_the_known_ones():
     with pytest.raises(JetbenchError, match=r"unknown task 'vertexin' \(did you mean 'vertexing'"
-                                            r"\?\); known: btag, cwola, jetclass, trackid"):
+                                            r"\?\); known: btag, cwola, jetclass, quarkgluon, "
+                                            r"toptag, trackid"):
         get_task("vertexin")
 
 

@@ -136,7 +136,7 @@ def _wandb_records(path: str) -> list:
 
 
 def test_wandb_offline_run_holds_the_values(_tracking_dir, monkeypatch):
-    pytest.importorskip("wandb")
+    pytest.importorskip("wandb", reason="wandb is not installed (pip install 'jetbench[wandb]')")
     for var, sub in (("WANDB_CONFIG_DIR", "cfg"), ("WANDB_CACHE_DIR", "cache"),
                      ("WANDB_DATA_DIR", "data")):
         monkeypatch.setenv(var, str(_tracking_dir / sub))
@@ -176,7 +176,7 @@ def test_wandb_offline_run_holds_the_values(_tracking_dir, monkeypatch):
 
 
 def test_mlflow_file_store_holds_the_values(_tracking_dir):
-    pytest.importorskip("mlflow")
+    pytest.importorskip("mlflow", reason="mlflow is not installed (pip install 'jetbench[mlflow]')")
     from mlflow.tracking import MlflowClient
 
     _log_a_run("mlflow")
@@ -195,7 +195,7 @@ def test_mlflow_file_store_holds_the_values(_tracking_dir):
 
 
 def test_tensorboard_event_file_holds_the_values(_tracking_dir):
-    pytest.importorskip("tensorboard")
+    pytest.importorskip("tensorboard", reason="tensorboard is not installed (pip install 'jetbench[tensorboard]')")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     _log_a_run("tensorboard")

@@ -17,9 +17,10 @@ class ToyDeepSets(Encoder):
     name = "toy_deepsets"
     embed_dim = 16
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int | None = 0) -> None:
         super().__init__()
-        torch.manual_seed(0)
+        if seed is not None:  # None: weights from the global random state, as it is
+            torch.manual_seed(seed)
         self.phi = nn.Sequential(nn.Linear(7, 16), nn.GELU(), nn.Linear(16, 16))
         self.ids = nn.Embedding(8, 16)
         self.rho = nn.Linear(32, 16)
@@ -144,12 +145,44 @@ def test_cli_exit_codes(capsys):
     code = main(["validate-encoder", "tests.test_validate:ToyDeepSets"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "9/9 checks passed" in out
+    assert "10/10 checks passed" in out and "PASS  reproducible" in out
     code = main(["validate-encoder", "tests.test_validate:PositionDependent"])
     out = capsys.readouterr().out
     assert code == 1 and "FAIL  permutation" in out
     assert main(["validate-encoder", "no_such_encoder_xyz"]) == 2
     assert "unknown encoder 'no_such_encoder_xyz'" in capsys.readouterr().err
+
+
+def unseeded_factory(scale: str = "smoke") -> ToyDeepSets:
+    """A plug-in factory that draws its weights from the global random state (no seed)."""
+    return ToyDeepSets(seed=None)
+
+
+def test_unseeded_factory_fails_with_how_to_seed_it(capsys):
+    """Stale-result scenario of issue 13: an unseeded plug-in factory builds new weights on every
+    call, so `run` would redo finished cells with other numbers; validate-encoder builds it twice
+    and fails it, saying how to seed it."""
+    report = validate_encoder("tests.test_validate:unseeded_factory")
+    assert failing(report) == ["reproducible"], report.format()
+    detail = report.check("reproducible").detail
+    assert "have different weights" in detail and "the factory is not seeded" in detail
+    assert "torch.manual_seed(0) in the factory" in detail
+    assert main(["validate-encoder", "tests.test_validate:unseeded_factory"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  reproducible  two builds of 'tests.test_validate:unseeded_factory' have " \
+           "different weights" in out and "9/10 checks passed" in out
+
+
+def test_seeded_factory_passes_and_caller_rng_is_untouched():
+    import random
+
+    import numpy as np
+
+    state = (torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    report = validate_encoder("tests.test_validate:ToyDeepSets")
+    assert report.check("reproducible").passed and report.checks[0].name == "reproducible"
+    # validate_encoder seeds torch for the checks themselves; numpy and random are restored
+    assert (np.random.get_state()[1] == state[1]).all() and random.getstate() == state[2]
 
 
 REFERENCE = ("scratch", "nobackbone", "mpm_flow", "mpm_kmeans", "mpmv1_kmeans")

@@ -104,7 +104,7 @@ def test_mock_run_example_every_core_task(on_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "5/5 tasks ran end to end" in out
-    for task, score in (("jetclass", "accuracy"), ("cwola", "sic"), ("btag", "accuracy"),
+    for task, score in (("jetclass", "accuracy"), ("cwola", "auc"), ("btag", "accuracy"),
                         ("vertexing", "ari"), ("trackid", "balanced_accuracy")):
         line = next(ln for ln in out.splitlines() if ln.startswith(task))
         assert score in line and line.rstrip().endswith("PASS")

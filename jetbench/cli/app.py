@@ -10,6 +10,7 @@ import typer
 
 from jetbench.core.errors import JetbenchError
 from jetbench.core.log import configure, set_progress
+from jetbench.core.version import __version__
 from jetbench.tracking import GROUP_ENV, TRACK_ENV, selected
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -24,8 +25,6 @@ DEBUG = {"on": False}
 
 def _print_version(value: bool) -> None:
     if value:
-        from jetbench import __version__
-
         print(f"jetbench {__version__}")
         raise typer.Exit()
 

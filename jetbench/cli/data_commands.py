@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 from pathlib import Path
 
 import typer
 from tabulate import tabulate
 
 from jetbench.cli.app import data_app
+from jetbench.core import preflight
 from jetbench.core.paths import real_data_dir
 
 
@@ -44,10 +47,6 @@ def convert(
     force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """Convert real-dataset files into one canonical store (streamed; nothing left on failure)."""
-    import glob
-    import os
-
-    from jetbench.core import preflight
     from jetbench.data.readers import convert_file  # lazy: uproot and awkward
     from jetbench.data.store import JetStore  # lazy: h5py
 
@@ -73,7 +72,6 @@ def download(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Download the real dataset from Zenodo: verified checksums, resumable, atomic."""
-    from jetbench.core import preflight
     from jetbench.data.download import download as fetch  # lazy: network client
 
     dest = dest or real_data_dir(dataset)

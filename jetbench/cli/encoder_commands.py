@@ -51,4 +51,5 @@ def list_encoders_cmd(
         return
     print(tabulate([r.values() for r in rows], headers=list(rows[0]) if rows else []))
     families = {c.family: c for c in cards if c.paper}  # one line per paper family
-    print("\n" + "\n".join(f"{f}: {c.about} ({c.paper})" for f, c in families.items()))
+    print("\n" + "\n".join(f"{f}: {c.family_about or c.about} ({c.paper})"
+                           for f, c in families.items()))

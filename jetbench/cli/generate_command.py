@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from jetbench.cli.app import data_app
+from jetbench.core import preflight
 from jetbench.core.log import get_logger
 
 
@@ -26,7 +27,6 @@ def generate(
     force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """Generate jets with Pythia 8 + FastJet (+ the detector model)."""
-    from jetbench.core import preflight
     from jetbench.generate import generate_file  # lazy: Pythia 8 and FastJet
 
     preflight.check_count("--n", n, 1, preflight.MAX_JETS)

@@ -16,6 +16,7 @@ from jetbench.cli.app import (
     tasks_dir_option,
     tasks_dirs_wanted,
 )
+from jetbench.core import preflight
 from jetbench.core.errors import unknown_name
 from jetbench.core.scales import SCALES
 
@@ -70,7 +71,6 @@ def prepare(task: str = typer.Argument(..., help="Task name (see `jetbench list 
             tasks_dir: list[Path] = tasks_dir_option(),
             no_progress: bool = no_progress_option()) -> None:
     """Produce (generate, or index real files), cache and check every split of a task."""
-    from jetbench.core import preflight
     from jetbench.tasks import prepare_task  # lazy: torch; `jetbench --help` stays fast
 
     preflight.check_count("--workers", workers, 0, 1024)

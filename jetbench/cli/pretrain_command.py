@@ -8,6 +8,9 @@ from pathlib import Path
 import typer
 
 from jetbench.cli.app import app, no_progress_option, progress_wanted, track_option, tracking_wanted
+from jetbench.core import preflight
+from jetbench.core.errors import JetbenchError
+from jetbench.core.paths import checkpoint_dir
 
 
 @app.command("pretrain")
@@ -29,9 +32,6 @@ def pretrain_command(
     track: str = track_option(),
 ) -> None:
     """Pretrain an encoder on the jetclass pretraining split; prints the checkpoint folder."""
-    from jetbench.core import preflight
-    from jetbench.core.errors import JetbenchError
-    from jetbench.core.paths import checkpoint_dir
     from jetbench.encoders.shipped import list_shipped, shipped  # lazy: keeps --help fast
     from jetbench.pretraining import pretrain  # lazy: torch; `jetbench --help` stays fast
     from jetbench.pretraining.api import check_shipped as compare  # lazy: torch

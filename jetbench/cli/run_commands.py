@@ -16,6 +16,7 @@ from jetbench.cli.app import (
     track_option,
     tracking_wanted,
 )
+from jetbench.core import preflight
 from jetbench.core.errors import JetbenchError
 from jetbench.core.log import get_logger
 
@@ -52,7 +53,6 @@ def run(
     the task data and pretrains an encoder without one first if they are not cached yet.
     """
     from jetbench.core import distributed as dd  # lazy: torch; `jetbench --help` stays fast
-    from jetbench.core import preflight
     from jetbench.evaluation import format_result, run_cell  # lazy: torch
 
     preflight.check_run_args(seed=seed, threads=threads, budget=budget)
@@ -108,7 +108,6 @@ def sweep(
 
     Killed and restarted with the same arguments, it resumes where it stopped.
     """
-    from jetbench.core import preflight
     from jetbench.evaluation import slurm as sl  # lazy: torch; `jetbench --help` stays fast
     from jetbench.evaluation import sweep as sw  # lazy: torch
 

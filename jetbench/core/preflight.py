@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from jetbench.core import paths
 from jetbench.core.errors import JetbenchError
 
 MAX_JETS = 10**9  # larger than any real jet dataset (JetClass: 125M); more is a typo
@@ -74,8 +75,6 @@ def check_output_file(path: str | os.PathLike, what: str, force: bool = False,
 
 def check_caches(*which: str) -> None:
     """The cache folders in `which` ('data', 'checkpoints', 'results') are usable."""
-    from jetbench.core import paths
-
     table = {"data": (paths.data_dir, "data cache", "JETBENCH_DATA", MIN_FREE_BYTES),
              "checkpoints": (paths.checkpoint_dir, "checkpoint cache", "JETBENCH_CHECKPOINTS",
                              MIN_FREE_BYTES),
@@ -114,9 +113,7 @@ def check_run_args(seed: int | None = None, threads: int | None = None,
 
 def check_run_outputs(results: str | os.PathLike | None) -> Path:
     """Results folder (given, or $JETBENCH_RESULTS / ./results) and the caches a cell writes."""
-    from jetbench.core.paths import results_dir
-
-    res = Path(results) if results is not None else results_dir()
+    res = Path(results) if results is not None else paths.results_dir()
     check_output_dir(res, "results folder", RESULT_BYTES,
                      env=None if results is not None else "JETBENCH_RESULTS")
     check_caches("data", "checkpoints")

@@ -28,6 +28,7 @@ class EncoderCard:
     paper: str = ""
     targets: list[str] = field(default_factory=list)
     source: str = "built-in"  # or the plug-in's 'module:factory'
+    family_about: str = ""  # what the family's method is (an encoder's `about` may narrow it)
 
     @property
     def pretrained(self) -> bool:
@@ -49,7 +50,8 @@ def _builtin() -> dict[str, EncoderCard]:
         fam = families[entry["family"]]
         cards[name] = EncoderCard(name=name, family=entry["family"],
                                   about=entry.get("about", fam["about"]), paper=fam["paper"],
-                                  targets=list(entry.get("targets", [])))
+                                  targets=list(entry.get("targets", [])),
+                                  family_about=fam["about"])
     return cards
 
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from jetbench.core import distributed as dd
+from jetbench.core import preflight
 from jetbench.core.errors import JetbenchError
 from jetbench.core.log import get_logger
 from jetbench.core.threads import auto_threads
@@ -141,7 +142,6 @@ def run_cell(encoder: str | nn.Module, task: str, protocol: str | None = None, *
     worker processes reading splits too large to load (default: $JETBENCH_LOADER_WORKERS, else
     min(8, cores - 1)). Neither changes what the cell is (its hashes); the result records both.
     The result also goes to `tracker`, or to the backends `--track`/JETBENCH_TRACK selects."""
-    from jetbench.core import preflight
 
     preflight.check_run_args(seed=seed, threads=threads)  # before any data or training work
     resolve_precision(precision, "cpu")  # a wrong name fails before any work

@@ -6,10 +6,16 @@ outputs; tokens permutation-equivariant and the jet embedding permutation-invari
 slots change nothing; in eval mode a jet's embedding does not depend on the other jets in its batch,
 and the same input gives the same output. A violation shows up downstream only as a quietly bad
 score, so each property is measured here on random jets, one line per check with the deviation.
+
+A named encoder is also built twice from different global random states: `jetbench run` builds a
+plug-in that needs no pretraining afresh for every cell, so an unseeded factory would give each
+run other weights (a new revision) and finished results would be silently redone with other
+numbers (issue 13).
 """
 
 from __future__ import annotations
 
+import random
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +28,7 @@ from torch import Tensor, nn
 from jetbench.core.errors import JetbenchError
 from jetbench.data.format import JetBatch
 from jetbench.encoders import Encoder, PretrainableEncoder, create_encoder, load_encoder
+from jetbench.encoders.identity import weights_hash
 
 META_FIELDS = ("name", "revision", "n_params", "embed_dim", "pretraining_data", "license")
 
@@ -98,6 +105,44 @@ def load_model(spec: str, scale: str) -> nn.Module:
     if Path(spec).is_dir():
         return load_encoder(spec)
     return create_encoder(spec, scale=scale)
+
+
+def _build_seeded(spec: str, scale: str, seed: int) -> tuple[nn.Module, str]:
+    """Build `spec` with torch, numpy and `random` seeded by `seed`; return it and its weights
+    hash. The caller's random states are restored afterwards."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            np.random.seed(seed % 2**32)
+            random.seed(seed)
+            model = load_model(spec, scale)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return model, weights_hash(model)
+
+
+def build_twice(spec: str, scale: str, seed: int) -> tuple[nn.Module, Check]:
+    """The encoder `spec` built once, and the 'reproducible' check: a second build from another
+    global random state must have the same weights, or the factory is not seeded."""
+    if Path(spec).is_dir():
+        return load_model(spec, scale), Check("reproducible", True,
+                                              "weights read from the checkpoint folder")
+    model, first = _build_seeded(spec, scale, seed)
+    again, second = _build_seeded(spec, scale, seed + 7919)
+    del again
+    if first == second:
+        return model, Check("reproducible", True, f"two builds from different random states have "
+                                                  f"the same weights (sha256 {first[:12]})")
+    if isinstance(model, PretrainableEncoder):  # run uses its checkpoint, pretrained seeded
+        return model, Check("reproducible", True, "initial weights differ between builds; "
+                            "jetbench pretrains it with a fixed seed and runs the checkpoint")
+    return model, Check("reproducible", False, (
+        f"two builds of '{spec}' have different weights (sha256 {first[:12]} vs {second[:12]}): "
+        "the factory is not seeded, so every run would get other weights and redo finished "
+        "results with other numbers; seed it, e.g. torch.manual_seed(0) in the factory before "
+        "building the model, or load fixed weights from a file"))
 
 
 def _maxdev(a: Tensor, b: Tensor) -> float:
@@ -291,11 +336,15 @@ def validate_encoder(encoder: str | nn.Module, scale: str = "smoke", seed: int =
 
     Tolerances are absolute, scaled by the largest output magnitude (at least 1). A check that
     raises counts as failed, with the error as its message, so one broken property never hides
-    the others.
+    the others. A spec is built twice first ('reproducible'); an instance cannot be rebuilt.
     """
-    model = load_model(encoder, scale) if isinstance(encoder, str) else encoder
-    label = encoder if isinstance(encoder, str) else type(encoder).__name__
-    report = ValidationReport(label)
+    if isinstance(encoder, str):
+        model, built = build_twice(encoder, scale, seed)
+        report = ValidationReport(encoder, checks=[built])
+    else:
+        model = encoder
+        report = ValidationReport(type(encoder).__name__, notes=[
+            "an instance is not rebuilt: pass 'module:factory' to check that its factory is seeded"])
     torch.manual_seed(seed)
     try:
         _maybe_fit_preprocessing(model, report, seed, n_slots)

@@ -2,8 +2,9 @@
 
 The table is rendered in the HTML itself, so the page reads fine with scripts off; the inline
 script only adds sorting (click a header to sort, click again to reverse; empty cells stay last)
-and the task / protocol filters (hidden without scripts, where they could not work). The table
-scrolls inside its own box, so a wide benchmark never widens the page. Figures are embedded, and
+and the task / protocol filters (hidden without scripts, where they could not work; a task filter
+hides the task's columns, figures, figure links and working-point tables). The table scrolls
+inside its own box, so a wide benchmark never widens the page. Figures are embedded, and
 each links to its PNG in `plots/` for full size. No network asset of any kind, so the page works
 from a file:// URL, an archive or an air-gapped cluster.
 """
@@ -30,6 +31,7 @@ from jetbench.leaderboard.render import (
 
 CSS = """
 *{box-sizing:border-box}
+[hidden]{display:none!important}
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#1b1f24}
 h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:1.6rem}
 .sub{color:#57606a;margin-top:0}
@@ -44,6 +46,7 @@ th[aria-sort=ascending]::after{content:" \\25B2"} th[aria-sort=descending]::afte
 td.best{font-weight:700} td.missing{color:#8c959f} td.stale{color:#9a6700}
 tr.incomplete td,#leaderboard tr.incomplete td:first-child{background:#fff8f0}
 .notes{font-size:.82rem;color:#57606a;max-width:70rem}
+.figindex a{margin-right:.9rem}
 #filters{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;margin:.8rem 0;font-size:.88rem}
 #filters fieldset{border:1px solid #d0d7de;border-radius:6px;padding:.2rem .7rem}
 #filters label{margin-right:.7rem;white-space:nowrap}
@@ -99,9 +102,9 @@ JS = """
   }
   function apply() {
     var tasks = shown("task"), protocols = shown("protocol");
-    Array.prototype.forEach.call(table.querySelectorAll("[data-task]"), function (cell) {
-      cell.hidden = tasks[cell.getAttribute("data-task")] === false;
-    });
+    // table columns, figures, figure links and working-point tables of a task
+    Array.prototype.forEach.call(document.querySelectorAll(":not(input)[data-task]"),
+      function (el) { el.hidden = tasks[el.getAttribute("data-task")] === false; });
     Array.prototype.forEach.call(tbody.rows, function (row) {
       row.hidden = protocols[row.getAttribute("data-protocol")] === false;
     });
@@ -196,6 +199,11 @@ def _caption(key: str) -> str:
     return f"{key}: score vs labelled jets"
 
 
+def _task_of(key: str) -> str:
+    """The task a figure key belongs to: "<task>" or "roc:<task>@<budget>"."""
+    return key[4:].split("@")[0] if key.startswith("roc:") else key
+
+
 def _anchor(key: str) -> str:
     return "fig-" + "".join(ch if ch.isalnum() else "-" for ch in key)
 
@@ -203,7 +211,8 @@ def _anchor(key: str) -> str:
 def _img(key: str, path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     rel = f"plots/{path.name}"
-    return (f'<figure id="{_anchor(key)}"><a href="{html.escape(rel)}"><img alt="'
+    return (f'<figure id="{_anchor(key)}" data-task="{html.escape(_task_of(key))}">'
+            f'<a href="{html.escape(rel)}"><img alt="'
             f'{html.escape(_caption(key))}" src="data:image/png;base64,{data}"></a>'
             f"<figcaption>{html.escape(_caption(key))}</figcaption></figure>")
 
@@ -219,8 +228,9 @@ def working_points_html(lb: Leaderboard) -> str:
         body = "".join("<tr>" + "".join(f'<td class="t">{html.escape(v)}</td>' for v in row[:3])
                        + "".join(f"<td>{html.escape(v)}</td>" for v in row[3:]) + "</tr>"
                        for row in rows)
-        parts.append(f"<h3>{html.escape(task)} @{budget_label(budget)}</h3><div class=\"wrap\">"
-                     f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+        parts.append(f'<section data-task="{html.escape(task)}"><h3>{html.escape(task)} '
+                     f'@{budget_label(budget)}</h3><div class="wrap"><table><thead><tr>{head}'
+                     f"</tr></thead><tbody>{body}</tbody></table></div></section>")
     return ('<details class="wp"><summary>Working points: background rejection at εS = 30 / 50 '
             "/ 70 % (mean ± SE over seeds)</summary>" + "".join(parts) + "</details>")
 
@@ -233,7 +243,8 @@ def to_html(lb: Leaderboard, plots: dict[str, Path] | None = None,
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in footnotes(lb))
     figs = sorted((plots or {}).items())
     gallery = "".join(_img(k, p) for k, p in figs)
-    index = " · ".join(f'<a href="#{_anchor(k)}">{html.escape(_caption(k))}</a>' for k, _ in figs)
+    index = "".join(f'<a href="#{_anchor(k)}" data-task="{html.escape(_task_of(k))}">'
+                    f"{html.escape(_caption(k))}</a>" for k, _ in figs)
     data = json.dumps(lb.to_dict(), default=str).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -245,7 +256,7 @@ def to_html(lb: Leaderboard, plots: dict[str, Path] | None = None,
 <p class="sub">{html.escape(b.label)} · {html.escape(b.description)} · generated {when}</p>
 {filters_html(lb) if lb.rows else ""}
 <div class="wrap">{table_html(lb) if lb.rows else "<p>No results in this benchmark yet.</p>"}</div>
-<p class="notes">{("Figures: " + index) if index else ""}</p>
+<p class="notes figindex">{("Figures: " + index) if index else ""}</p>
 <ul class="notes">{notes}</ul>
 {working_points_html(lb)}
 <h2>Figures</h2>

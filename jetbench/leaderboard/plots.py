@@ -3,8 +3,9 @@
 Score vs labels is the figure the MPM papers argue with (pretraining helps most at small label
 budgets): x = label budget (log), colour = encoder, marker and line style = protocol, error bars =
 the cells' standard errors, the random-init encoder drawn in black and the chance level as a
-dotted line. ROC curves are drawn as HEP papers do: background rejection 1/εB (log) against
-signal efficiency εS, one panel per binary problem, the random classifier (1/εS) dashed. Both use
+thin red dash-dotted line. ROC curves are drawn as HEP papers do: background rejection 1/εB
+(log) against signal efficiency εS, one panel per binary problem, the random classifier (1/εS)
+in the same reference style. Both use
 mplhep's experiment-neutral ROOT style. Axis limits always include every point, error bar and
 reference line, and the legend sits outside the axes, so nothing is clipped or hidden.
 """
@@ -40,7 +41,8 @@ def encoder_colours(encoders: list[str]) -> dict[str, object]:
     """Colour per encoder: the baselines fixed (random init black), the rest from tab10."""
     cmap = plt.get_cmap("tab10")
     free = [e for e in sorted(set(encoders)) if e not in FIXED_COLOURS]
-    palette = [cmap(i) for i in range(10) if i != 7]  # tab10's grey is nobackbone's
+    # tab10's grey is nobackbone's and its red is too close to the reference lines' red
+    palette = [cmap(i) for i in range(10) if i not in (3, 7)]
     out: dict[str, object] = {e: palette[i % len(palette)] for i, e in enumerate(free)}
     out.update({e: c for e, c in FIXED_COLOURS.items() if e in encoders})
     return out
