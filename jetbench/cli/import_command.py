@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from jetbench.cli.app import data_app
+from jetbench.core.hashing import sha256_file
 
 
 @data_app.command("import")
@@ -36,8 +37,6 @@ def import_(
     from jetbench.data.store import JetStore  # lazy: h5py; `jetbench --help` stays fast
 
     names = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
-    from jetbench.core.hashing import sha256_file
-
     definitions = None if tasks_dir is None else tasks_dir / "datasets"
     path = import_arrays(src, out, parse_fields(field), label_field, names, dataset, name, slots,
                          tree, force, definitions_dir=definitions)
