@@ -74,9 +74,11 @@ def real(tmp_path_factory) -> Path:
                               "validate.root", "test.root")):
         write_root(bt / name, btag_branches(N, 100 + i), "btag")
     record_sums(bt, {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in bt.glob("*.root")})
-    # Top Tagging: the three pandas tables; Quark-Gluon: the 20 npz files
+    # Top Tagging: the three pandas tables (PyTables layout, as the published files; one in
+    # pandas' fixed layout, which is read too); Quark-Gluon: the 20 npz files
     for i, name in enumerate(("train.h5", "val.h5", "test.h5")):
-        write_toptag_h5(root / "toptag" / name, toptag_branches(N, 200 + i, max_parts=30))
+        write_toptag_h5(root / "toptag" / name, toptag_branches(N, 200 + i, max_parts=30),
+                        layout="fixed" if name == "val.h5" else "table")
     for i in range(20):
         name = "QG_jets.npz" if i == 0 else f"QG_jets_{i}.npz"
         write_quarkgluon_npz(root / "quarkgluon" / name, quarkgluon_branches(N, 300 + i, 30))
@@ -228,3 +230,28 @@ def test_paper_files_leave_the_task_identity_of_other_scales(env):
     assert "paper_files" not in spec.model_dump(mode="json")["data"]
     assert spec.data.parts("paper", "train")[0].files == "**/train_100M/*.root"
     assert spec.data.parts("cpu", "train")[0].n == 11000
+
+
+def test_toptag_table_layout_reads_like_the_fixed_one_even_without_column_names(tmp_path):
+    """PyTables layout: the pickled column names are read without running any code; without
+    them the published column order is assumed; both give the fixed layout's jets."""
+    import h5py
+
+    from jetbench.data.ranged import JetFile
+
+    b = toptag_branches(30, 7, max_parts=25)
+    fixed = JetFile(write_toptag_h5(tmp_path / "f.h5", b), "toptag").read()
+    table = write_toptag_h5(tmp_path / "t.h5", b, layout="table")
+    f = JetFile(table, "toptag")
+    np.testing.assert_array_equal(f.read().csts, fixed.csts)
+    np.testing.assert_array_equal(f.labels(4, 20), fixed.labels[4:20])
+    f.close()
+    with h5py.File(table, "r+") as h:
+        for i in (0, 1):
+            del h["table/table"].attrs[f"values_block_{i}_kind"]
+        h["table/table"].attrs["values_block_1_kind"] = np.bytes_(
+            b"cos\nsystem\n(S'echo unsafe'\ntR.")  # a pickle that would run code
+    f = JetFile(table, "toptag")
+    np.testing.assert_array_equal(f.read().csts, fixed.csts)  # refused, published order used
+    np.testing.assert_array_equal(f.labels(), fixed.labels)
+    f.close()

@@ -1,19 +1,30 @@
 """Top Tagging Landscape files: pandas HDF5 tables read with h5py, and stand-in writers.
 
-The published files (train/val/test.h5) are pandas DataFrames saved in pandas' "fixed" HDF5
-format under the key `table`: a group holding `axis0` (column names), `axis1` (row index) and one
-`block<i>_items` / `block<i>_values` pair per dtype (the 2-D values, rows = jets). Columns:
-`E_0 PX_0 PY_0 PZ_0 ... E_199 PX_199 PY_199 PZ_199` (zero-padded, leading 200 constituents by
-pT), `truthE truthPX truthPY truthPZ` (the top; 0 for QCD), `ttv`, `is_signal_new` (1 top, 0 QCD).
+The published files (train/val/test.h5) are pandas DataFrames saved under the key `table`.
+Columns: `E_0 PX_0 PY_0 PZ_0 ... E_199 PX_199 PY_199 PZ_199` (zero-padded, leading 200
+constituents by pT), `truthE truthPX truthPY truthPZ` (the top; 0 for QCD), `ttv`,
+`is_signal_new` (1 top, 0 QCD). Both of pandas' HDF5 layouts are read:
+
+- "fixed": a group holding `axis0` (column names), `axis1` (row index) and one
+  `block<i>_items` / `block<i>_values` pair per dtype (the 2-D values, rows = jets);
+- "table" (PyTables; what code reading the published files with `HDFStore.select(columns=...)`
+  or `table/table` … `values_block_0` implies they are): a compound dataset `table/table` with a
+  2-D field `values_block_<i>` per dtype, whose column names PyTables stores as a pickled list in
+  the attribute `values_block_<i>_kind` — unpickled here with no class lookups allowed (data
+  only), or taken from the published column order when absent.
+
 Columns are found by name in whichever block holds them, so the reader does not depend on how
 pandas grouped the dtypes. A constituent is real when E > 0.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import h5py
@@ -40,25 +51,61 @@ def _names(ds) -> list[str]:
     return [x.decode() if isinstance(x, bytes) else str(x) for x in ds[()]]
 
 
+class _DataOnly(pickle.Unpickler):
+    """Unpickles lists, tuples, strings and numbers only: a file's attribute names no code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _kind_names(attr: Any) -> list[str] | None:
+    """Column names of a PyTables `values_block_<i>_kind` attribute (a pickled list)."""
+    raw = bytes(attr) if isinstance(attr, (bytes, np.bytes_, np.ndarray)) else None
+    if raw is None:
+        return None
+    try:
+        names = _DataOnly(io.BytesIO(raw), encoding="latin1").load()
+    except Exception:  # noqa: BLE001 - a malformed attribute: fall back to the published order
+        return None
+    return [str(x.decode() if isinstance(x, bytes) else x) for x in names] \
+        if isinstance(names, (list, tuple)) else None
+
+
+class _Field:
+    """One 2-D field of a compound dataset, sliced like a dataset (reads only that field)."""
+
+    def __init__(self, ds: h5py.Dataset, name: str):
+        self.ds, self.name = ds, name
+        shape = ds.dtype[name].shape
+        self.shape = (ds.shape[0], shape[0] if shape else 1)
+        self.ndim = 2
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return np.asarray(self.ds.fields(self.name)[rows]).reshape(-1, self.shape[1])
+
+
+# the published column order of the two blocks pandas writes (float columns, int columns)
+_FLOAT_COLUMNS = [f"{c}_{i}" for i in range(MAX_PARTICLES) for c in ("E", "PX", "PY", "PZ")] \
+    + list(TRUTH)
+_INT_COLUMNS = ["ttv", LABEL]
+
+
 class TopTable:
-    """Column access to an open pandas fixed-format table (no pandas needed)."""
+    """Column access to an open pandas table, fixed or PyTables layout (no pandas needed)."""
 
     def __init__(self, f: h5py.File, path: Path):
         self.path = path
         if KEY not in f or not isinstance(f[KEY], h5py.Group):
             raise JetbenchError(f"{path}: no pandas table '{KEY}' (not a Top Tagging file)")
         g = f[KEY]
-        self.where: dict[str, tuple[h5py.Dataset, int]] = {}
+        self.where: dict[str, tuple[Any, int]] = {}
         rows = set()
-        i = 0
-        while f"block{i}_values" in g:
-            values, items = g[f"block{i}_values"], g.get(f"block{i}_items")
-            if items is None or values.ndim != 2 or len(items) != values.shape[1]:
-                raise JetbenchError(f"{path}: table block {i} is malformed")
-            for j, name in enumerate(_names(items)):
+        blocks = self._table_blocks(g) if isinstance(g.get("table"), h5py.Dataset) \
+            else self._fixed_blocks(g)
+        for values, names in blocks:
+            for j, name in enumerate(names):
                 self.where[name] = (values, j)
             rows.add(values.shape[0])
-            i += 1
         if len(rows) != 1:
             raise JetbenchError(f"{path}: table blocks have different row counts {sorted(rows)}")
         self.n = rows.pop()
@@ -70,6 +117,34 @@ class TopTable:
             raise JetbenchError(f"{path}: table lacks columns {', '.join(missing[:4])}"
                                 f"{' ...' if len(missing) > 4 else ''}")
         self.n_particles = n_part
+
+    def _fixed_blocks(self, g: h5py.Group) -> list[tuple[Any, list[str]]]:
+        out, i = [], 0
+        while f"block{i}_values" in g:
+            values, items = g[f"block{i}_values"], g.get(f"block{i}_items")
+            if items is None or values.ndim != 2 or len(items) != values.shape[1]:
+                raise JetbenchError(f"{self.path}: table block {i} is malformed")
+            out.append((values, _names(items)))
+            i += 1
+        return out
+
+    def _table_blocks(self, g: h5py.Group) -> list[tuple[Any, list[str]]]:
+        ds = g["table"]
+        fields = [n for n in (ds.dtype.names or ()) if n.startswith("values_block_")]
+        if not fields:
+            raise JetbenchError(f"{self.path}: '{KEY}/table' has no values_block_* fields")
+        out = []
+        for name in sorted(fields, key=lambda n: int(n.rsplit("_", 1)[1])):
+            block = _Field(ds, name)
+            names = _kind_names(ds.attrs.get(f"{name}_kind"))
+            if names is None:  # no readable names: the published order, if the width fits
+                names = next((c for c in (_FLOAT_COLUMNS, _INT_COLUMNS)
+                              if len(c) == block.shape[1]), None)
+            if names is None or len(names) != block.shape[1]:
+                raise JetbenchError(f"{self.path}: cannot tell the columns of field '{name}' "
+                                    f"({block.shape[1]} values per jet)")
+            out.append((block, names))
+        return out
 
     def read(self, names: list[str], start: int, stop: int) -> np.ndarray:
         """[stop - start, len(names)] values, one contiguous read per block."""
@@ -140,9 +215,12 @@ def toptag_batch(branches: Mapping, info: DatasetInfo, where: str = "branches") 
     return batch_from_p4(p4, counts, labels, info, where)
 
 
-def write_toptag_h5(path: str | os.PathLike, branches: Mapping) -> Path:
-    """Write Top Tagging branches in the published file layout (pandas fixed format, key
-    'table': float32 block of the 4-vectors and truth, int64 block of ttv, is_signal_new)."""
+def write_toptag_h5(path: str | os.PathLike, branches: Mapping, layout: str = "fixed") -> Path:
+    """Write Top Tagging branches as a pandas table under the key 'table' (float32 block of the
+    4-vectors and truth, int64 block of ttv, is_signal_new), in pandas' "fixed" layout or, with
+    `layout="table"`, the PyTables layout (module docstring)."""
+    if layout not in ("fixed", "table"):
+        raise JetbenchError(f"{path}: unknown pandas layout '{layout}' (fixed or table)")
     e = branches["part_energy"]
     n = len(e)
     counts = ak.to_numpy(ak.num(e, axis=1))
@@ -159,6 +237,8 @@ def write_toptag_h5(path: str | os.PathLike, branches: Mapping) -> Path:
                      np.asarray(branches[LABEL])], axis=1).astype(np.int64)
     float_names = particle_columns() + list(TRUTH)
     int_names = ["ttv", LABEL]
+    if layout == "table":
+        return _write_table_layout(Path(path), floats, ints, float_names, int_names)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         g = f.create_group(KEY)
         for k, v in {"pandas_type": b"frame", "pandas_version": b"0.15.2", "encoding": b"UTF-8",
@@ -175,3 +255,23 @@ def write_toptag_h5(path: str | os.PathLike, branches: Mapping) -> Path:
         g["block1_items"] = np.array([s.encode() for s in int_names])
         g["block1_values"] = ints
     return Path(path)
+
+
+def _write_table_layout(path: Path, floats: np.ndarray, ints: np.ndarray, float_names: list[str],
+                        int_names: list[str]) -> Path:
+    """PyTables layout: compound dataset table/table (index, values_block_0, values_block_1),
+    column names as pickled lists in `values_block_<i>_kind` (what PyTables writes)."""
+    n = len(floats)
+    dtype = np.dtype([("index", np.int64), ("values_block_0", np.float32, (floats.shape[1],)),
+                      ("values_block_1", np.int64, (ints.shape[1],))])
+    rows = np.zeros(n, dtype)
+    rows["index"], rows["values_block_0"], rows["values_block_1"] = np.arange(n), floats, ints
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        g = f.create_group(KEY)
+        g.attrs["pandas_type"] = b"frame_table"
+        g.attrs["table_type"] = b"appendable_frame"
+        ds = g.create_dataset("table", data=rows, chunks=True)
+        ds.attrs["NROWS"] = n
+        for i, names in enumerate((float_names, int_names)):
+            ds.attrs[f"values_block_{i}_kind"] = np.bytes_(pickle.dumps(names, protocol=0))
+    return path
