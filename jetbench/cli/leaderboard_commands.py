@@ -19,7 +19,7 @@ from jetbench.core.paths import results_dir
 def leaderboard(
     results: Path = typer.Option(None, "--results", help="Folder of result JSONs "
                                  "(default: $JETBENCH_RESULTS or ./results)."),
-    benchmark: str = typer.Option("jetbench-core-v1", "--benchmark",
+    benchmark: str = typer.Option("jetbench-core-lite-v2", "--benchmark",
                                   help="Benchmark name (see `jetbench list benchmarks`) or YAML."),
     out: Path = typer.Option(Path("leaderboard"), "--out", help="Output folder."),
     plots: bool = typer.Option(True, "--plots/--no-plots",
