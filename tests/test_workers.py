@@ -73,10 +73,17 @@ def _alive(procs: list[psutil.Process], wait: float = 15.0) -> list[int]:
     return left
 
 
+def _default_sigint() -> None:
+    """A shell that started the tests in the background (`cmd &`, nohup) leaves SIGINT ignored,
+    which children inherit and Python then never turns into KeyboardInterrupt: give the child
+    the default disposition, as a terminal's Ctrl-C would find it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(cmd: list[str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
     # output to a file, not a pipe: a surviving worker holding the pipe would hang the test
     return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=_env(),
-                            cwd=cwd)
+                            cwd=cwd, preexec_fn=_default_sigint)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
