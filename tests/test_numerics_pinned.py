@@ -30,6 +30,9 @@ SCORES_SHA = {
     # linear v3 (L-BFGS to convergence on standardised embeddings) replaced v2's minibatch AdamW:
     # re-pinned with the protocol version bump (v2: a64187c7009c...)
     ("linear", "trackid"): "ed5a644de9e5a77bbf09351f61f33b524495974896cfc4884d4e282a6491f81a",
+    # pinned on 362fff5 (generic L-BFGS path) before the pair-design path of linear_fit, which
+    # must not move it
+    ("linear", "vertexing"): "a93e9cf3bd2b65e1180b3d29f5ca0530d15f4abb6ac20dc38195a59c0a562ec7",
     ("scratch", "jetclass"): "596d6b3ed76c9cc5997589ae61f749e3504e79d91d2c4ded75e25b941dbb2769",
 }
 

@@ -174,6 +174,12 @@ class PairHead(nn.Module):
 
     Only real upper-triangle pairs are computed; the result is scattered into a [B, P, P] matrix.
     `linear=True` drops F (the `linear` protocol: a linear map of |z_i - z_j|).
+
+    Design hooks (used by `jetbench.protocols.linear_fit`): with `linear=True` the rows the final
+    layer reads do not depend on anything trained, so a convex fit may build them once
+    (`design`) and evaluate only `design_logits` per step instead of re-gathering millions of
+    pairs and scattering them into [B, P, P] every L-BFGS evaluation. `forward` is built from the
+    same two pieces, so both paths run the same ops on the same rows in the same order.
     """
 
     def __init__(self, in_dim: int, hidden: int = 128, blocks: int = 3, dropout: float = 0.2,
@@ -182,11 +188,27 @@ class PairHead(nn.Module):
         self.f = nn.Identity() if linear else ResidualMLP(in_dim, hidden, hidden, blocks, dropout)
         self.out = nn.Linear(in_dim if linear else hidden, 1)
 
-    def forward(self, jet: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        b, i, j = pair_index(mask)
+    def _rows(self, tokens: torch.Tensor, mask: torch.Tensor,
+              b: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
         f = self.f(tokens[mask])  # packed: F runs on real tracks only
         pos = packed_positions(mask)
-        logit = self.out((f[pos[b, i]] - f[pos[b, j]]).abs())[:, 0]
+        return (f[pos[b, i]] - f[pos[b, j]]).abs()
+
+    def design_layer(self) -> nn.Linear | None:
+        """The final layer when it is all that trains (`linear=True`), else None (no design)."""
+        return self.out if isinstance(self.f, nn.Identity) else None
+
+    def design(self, jet: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Inputs of the final layer, [pairs, D]: |F(z_i) - F(z_j)| in `pair_index(mask)` order."""
+        return self._rows(tokens, mask, *pair_index(mask))
+
+    def design_logits(self, rows: torch.Tensor) -> torch.Tensor:
+        """Flat pair logits [pairs] from `design` rows."""
+        return self.out(rows)[:, 0]
+
+    def forward(self, jet: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, i, j = pair_index(mask)
+        logit = self.design_logits(self._rows(tokens, mask, b, i, j))
         out = logit.new_zeros(mask.shape[0], mask.shape[1], mask.shape[1])
         out = out.index_put((b, i, j), logit)
         return out.index_put((b, j, i), logit)

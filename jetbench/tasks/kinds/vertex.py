@@ -31,16 +31,27 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 3.0,
 
 
 class PairLoss(nn.Module):
-    """Focal loss over the upper-triangle pairs of real tracks; target = same vertex id."""
+    """Focal loss over the upper-triangle pairs of real tracks; target = same vertex id.
+
+    `flat_targets` / `flat_loss` are the same loss on flat pair logits in `pair_index` order (the
+    design hooks of `jetbench.protocols.linear_fit`, paired with `PairHead.design`)."""
 
     def __init__(self, gamma: float, alpha: float | None) -> None:
         super().__init__()
         self.gamma, self.alpha = gamma, alpha
 
+    def flat_targets(self, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Same-vertex 0/1 per real upper-triangle pair, in `pair_index(mask)` order."""
+        b, i, j = pair_index(mask)
+        return (targets[b, i] == targets[b, j]).float()
+
+    def flat_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of flat pair logits against `flat_targets`."""
+        return focal_loss(logits, target, self.gamma, self.alpha)
+
     def forward(self, out: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, i, j = pair_index(mask)
-        same = (targets[b, i] == targets[b, j]).float()
-        return focal_loss(out[b, i, j], same, self.gamma, self.alpha)
+        return self.flat_loss(out[b, i, j], (targets[b, i] == targets[b, j]).float())
 
 
 class VertexKind(TaskKind):
