@@ -28,6 +28,7 @@ from jetbench.core.errors import JetbenchError
 from jetbench.core.files import atomic_path
 from jetbench.core.locks import file_lock
 from jetbench.core.log import progress_bar
+from jetbench.data.format import JetBatch
 from jetbench.encoders.identity import identify
 from jetbench.protocols.data import Split, trim
 from jetbench.protocols.embedding_cache import cache_root, enforce_cap, record_use
@@ -103,10 +104,11 @@ def _write(path: Path, emb: Embeddings) -> None:
 @torch.no_grad()
 def compute(encoder: torch.nn.Module, split: Split, rows: np.ndarray, device: str,
             batch_size: int = 256, progress: bool = True,
-            stats: EmbedStats | None = None) -> Embeddings:
-    """Run the frozen encoder over store rows `rows`; batches grouped by length to skip padding."""
+            stats: EmbedStats | None = None, batch: JetBatch | None = None) -> Embeddings:
+    """Run the frozen encoder over store rows `rows`; batches grouped by length to skip padding.
+    `batch`: those rows already loaded (a caller that also needs their targets reads once)."""
     t0 = time.perf_counter()
-    batch = split.load_rows(rows)
+    batch = split.load_rows(rows) if batch is None else batch
     first = next(iter(encoder.parameters()), None)
     device = str(first.device) if first is not None else device  # run where the encoder lives
     counts = batch.mask.sum(1)

@@ -2,20 +2,26 @@
 
 The encoder runs once per (encoder weights, store) in eval mode without gradients
 (`jetbench.protocols.embeddings`); every budget and seed of a sweep reuses those embeddings.
+A split too large to hold (`FrozenProtocol.streams_embeddings`: the paper scale) bypasses that
+cache: it is embedded chunk by chunk (`jetbench.protocols.embedding_store`), scored as it goes, or, to fit the head,
+written to a folder that lives for the fit and is read back batch by batch.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
+from jetbench.core import distributed as dd
 from jetbench.core.scales import PerScale
+from jetbench.protocols import embedding_store as stream
 from jetbench.protocols.base import Protocol
-from jetbench.protocols.data import EmbeddingSource, Split
+from jetbench.protocols.data import EmbeddingSource, Split, max_in_memory_bytes
 from jetbench.protocols.embeddings import embed
 from jetbench.protocols.linear_fit import StandardisedHead, fit_linear
-from jetbench.protocols.training import History
+from jetbench.protocols.training import History, predict
 from jetbench.tasks import TaskSpec
 
 # The task YAML sets batch size, epochs and patience. cpu: a head step on cached embeddings costs
@@ -50,12 +56,58 @@ class FrozenProtocol(Protocol):
     def prepare_encoder(self, encoder: torch.nn.Module, seed: int) -> torch.nn.Module:
         return encoder  # used as is: `embed` runs it in eval mode and restores its mode
 
+    def fit(self, *args: Any, **kwargs: Any) -> FrozenProtocol:
+        """As `Protocol.fit`; the on-disk embeddings of a streamed training split go after it."""
+        self._stores: list[stream.EmbeddingStore] = []
+        try:
+            super().fit(*args, **kwargs)
+            if self._stores:
+                dd.barrier()  # every rank has finished reading before rank 0 deletes
+            return self
+        finally:
+            while self._stores:
+                self._stores.pop().remove()
+
+    def _embed_options(self) -> dict[str, Any]:
+        return {"device": self.device, "batch_size": int(self.settings["embed_batch"]),
+                "progress": self.progress, "stats": self.measured}
+
+    def streams_embeddings(self, split: Split) -> bool:
+        """Embed chunk by chunk (not through the cache): when the split streams, and at the
+        paper scale also when only its embeddings could outgrow the in-memory limit (1M JetClass
+        jets are 3.6 GB as jets, up to 65 GB as D = 256 tokens). Never at smoke/cpu scale for a
+        split that is loaded whole, so those results stay as they were."""
+        if split.streams():
+            return True
+        return (self.scale == "paper" and split.path is not None
+                and stream.embedded_bytes(split, int(self.encoder.embed_dim)) > max_in_memory_bytes())
+
     def source(self, split: Split) -> Any:
+        if self.streams_embeddings(split):  # too large: on disk, chunk by chunk, for this fit
+            store = stream.stream_embeddings(self.encoder, split, self.targets,
+                                             **self._embed_options())
+            getattr(self, "_stores", []).append(store)
+            return store
         emb = embed(self.encoder, split, self.device, batch_size=int(self.settings["embed_batch"]),
                     progress=self.progress,
                     use_cache=bool(self.settings["cache"]) and self.use_cache,
                     refresh=self.refresh_cache, stats=self.measured, task=self.task.name)
         return EmbeddingSource(emb.jet, emb.tokens, emb.offsets, self.targets(split.load()))
+
+    def score(self, split: Split) -> np.ndarray:
+        """As `Protocol.score`; a split too large to hold is embedded and predicted a chunk at a
+        time (chunks a multiple of the prediction batch: the head sees the same batches)."""
+        if self.model is None or not len(split) or not self.streams_embeddings(split):
+            return super().score(split)
+        pb = int(self.settings.get("predict_batch", 512))
+        chunk = max(1, stream.CHUNK // pb) * pb
+        n_slots = split.load_rows(split.rows()[:1]).n_slots
+        parts = [predict(self.model, EmbeddingSource(e.jet, e.tokens, e.offsets, y),
+                         self.task.kind, n_slots, batch_size=pb, device=self.device,
+                         precision=self.precision)
+                 for e, y in stream.embedded_chunks(self.encoder, split, self.targets,
+                                                    chunk=chunk, **self._embed_options())]
+        return np.concatenate(parts)
 
 
 class LinearProtocol(FrozenProtocol):

@@ -102,7 +102,9 @@ class _Chunks:
     def __init__(self, src: Any, chunk: int, device: str) -> None:
         self.src, self.chunk, self.device, self.n = src, chunk, device, len(src)
         self._map: Callable[[Any], Any] | None = None
-        self.resident = [self._get(s) for s in self._starts()] if self.n <= MAX_RESIDENT_ITEMS else None
+        # a source that says so (on-disk embeddings of a streamed split) is re-read every pass
+        small = self.n <= MAX_RESIDENT_ITEMS and getattr(src, "keep_resident", True)
+        self.resident = [self._get(s) for s in self._starts()] if small else None
 
     def _starts(self) -> range:
         return range(0, self.n, self.chunk)
