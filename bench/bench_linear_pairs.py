@@ -14,7 +14,9 @@ the script says whether they are.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,20 +27,8 @@ from jetbench.protocols.linear_fit import LinearFit, StandardisedHead, fit_linea
 from jetbench.tasks.heads import PairHead
 from jetbench.tasks.kinds.vertex import PairLoss
 
-
-def vertex_source(n: int, tracks: float, slots: int, dim: int, seed: int) -> EmbeddingSource:
-    """Random track embeddings (btag-like multiplicities, feature scales differing 5x) and vertex
-    ids 0..3 that depend on two embedding features, so the probe has something to find."""
-    rng = np.random.default_rng(seed)
-    counts = np.clip(rng.poisson(tracks, n), 2, slots)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    tokens = (rng.normal(size=(offsets[-1], dim)) * rng.uniform(0.5, 2.5, dim)
-              + rng.normal(size=dim)).astype(np.float32)
-    vtx = np.full((n, slots), -1, np.int64)
-    for k in range(n):
-        t = tokens[offsets[k]:offsets[k + 1]]
-        vtx[k, :counts[k]] = (t[:, 0] > 0) * 2 + (t[:, 1] > rng.normal())
-    return EmbeddingSource(rng.normal(size=(n, dim)).astype(np.float32), tokens, offsets, vtx)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT / "tests"))  # tests/vertex_factory.py: the synthetic problem
 
 
 def timed_fit(design: bool, train: EmbeddingSource, val: EmbeddingSource, dim: int,
@@ -60,9 +50,11 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
+    from vertex_factory import pair_source
     torch.set_num_threads(auto_threads(args.threads))
-    train = vertex_source(args.jets, args.tracks, args.slots, args.dim, seed=0)
-    val = vertex_source(max(args.jets // 5, 1), args.tracks, args.slots, args.dim, seed=1)
+    train = pair_source(args.jets, 0, args.slots, args.dim, mean_tracks=args.tracks)
+    val = pair_source(max(args.jets // 5, 1), 1, args.slots, args.dim,
+                      mean_tracks=args.tracks)
     pairs = int((train.counts * (train.counts - 1) // 2).sum())
     print(f"machine: {torch.get_num_threads()} torch thread(s); {args.jets} train jets, "
           f"{len(val)} val, {train.counts.mean():.1f} tracks/jet, {pairs} train pairs, "

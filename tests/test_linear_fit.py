@@ -6,30 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from vertex_factory import pair_source
 
 from jetbench.protocols import linear_fit as lf
-from jetbench.protocols.data import EmbeddingSource
 from jetbench.protocols.linear_fit import StandardisedHead, fit_linear, has_design
 from jetbench.tasks.heads import LinearJetHead, PairHead, pair_index
 from jetbench.tasks.kinds.vertex import PairLoss
 
 DIM = 12
-
-
-def pair_source(n: int, seed: int, slots: int = 11, dim: int = DIM) -> EmbeddingSource:
-    """Random vertexing problem: 0..slots tracks per jet, random offset/scaled tokens, vertex ids
-    0..3 that depend weakly on the tokens (so the fit has something to find)."""
-    rng = np.random.default_rng(seed)
-    counts = rng.integers(0, slots + 1, n)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    tokens = (rng.normal(size=(offsets[-1], dim)) * rng.uniform(0.5, 3, dim)
-              + rng.normal(size=dim)).astype(np.float32)
-    vtx = np.full((n, slots), -1, np.int64)
-    for k in range(n):
-        t = tokens[offsets[k]:offsets[k + 1]]
-        vtx[k, :counts[k]] = (t[:, 0] > 0).astype(int) * 2 + rng.integers(0, 2, counts[k])
-    jet = rng.normal(size=(n, dim)).astype(np.float32)
-    return EmbeddingSource(jet, tokens, offsets, vtx)
 
 
 class CountingPairHead(PairHead):

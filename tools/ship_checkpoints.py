@@ -41,6 +41,7 @@ def main() -> None:
         entry = record(name, args.scale, dst, extra={
             "steps": summary.get("steps"), "batch_size": cfg.get("batch_size"),
             "threads": cfg.get("threads"), "torch": summary.get("torch"),
+            "cpu": summary.get("cpu"), "kernels": summary.get("kernels"),
             "train_seconds": summary.get("train_seconds"), "data_hash": summary.get("data_hash")})
         size = sum((dst / f).stat().st_size for f in FILES) / 1e6
         print(f"{name}/{args.scale}: {size:.1f} MB, weights {entry['files']['model.safetensors'][:16]}")

@@ -1,5 +1,6 @@
-"""Where and with what a result was measured: versions, host, device and the git state of the
-checkout jetbench runs from (commit, and whether it had uncommitted changes)."""
+"""Where and with what a result was measured: versions, host, CPU and its float kernels, device
+and the git state of the checkout jetbench runs from (commit, and whether it had uncommitted
+changes)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from jetbench.core.kernels import cpu_model, kernel_fingerprint
 from jetbench.core.version import __version__
 from jetbench.evaluation.results import Provenance
 
@@ -50,4 +52,5 @@ def provenance(task_hash: str, protocol_hash: str, config_hash: str, data_manife
                       encoder_checkpoint_hash=encoder_checkpoint_hash,
                       jetbench_version=__version__, git_commit=git_commit(), git_dirty=git_dirty(),
                       torch_version=torch.__version__, device=device,
-                      python_version=platform.python_version(), hostname=socket.gethostname())
+                      python_version=platform.python_version(), hostname=socket.gethostname(),
+                      cpu=cpu_model(), kernels=kernel_fingerprint())

@@ -38,6 +38,10 @@ class Provenance(BaseModel):
     device: str
     python_version: str
     hostname: str | None = None
+    # the last bits of a score depend on the CPU's float kernels (jetbench.core.kernels);
+    # results written before these fields were added have None
+    cpu: str | None = None
+    kernels: str | None = None  # kernel_fingerprint()
 
 
 class PredictionsRef(BaseModel):

@@ -16,6 +16,7 @@ from jetbench.core.devices import resolve_device
 from jetbench.core.errors import JetbenchError
 from jetbench.core.files import write_json, write_text
 from jetbench.core.hashing import sha256_file
+from jetbench.core.kernels import cpu_model, kernel_fingerprint
 from jetbench.core.log import get_logger
 from jetbench.core.paths import checkpoint_dir
 from jetbench.core.threads import pinned_threads
@@ -194,6 +195,8 @@ def _save_final(loop: PretrainLoop, out: Path, data_hash: str, data_path: Path, 
             "n_params": sum(p.numel() for p in loop.model.parameters()),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
+            "cpu": cpu_model(),
+            "kernels": kernel_fingerprint(),
         },
     )
     clear_train_state(out / STATE_DIR)
@@ -258,5 +261,10 @@ def check_shipped(name: str, scale: str, folder: str | os.PathLike) -> tuple[boo
     got = sha256_file(str(Path(folder) / WEIGHTS))
     if got == ship.weights_sha256:
         return True, f"{name}/{scale}: model.safetensors is bit-identical to the shipped one ({got[:16]})"
+    made_with = ", ".join(f"{k} {ship.info[k]}" for k in ("torch", "cpu", "kernels")
+                          if ship.info.get(k))
     return False, (f"{name}/{scale}: model.safetensors sha256 {got[:16]} differs from the shipped "
-                   f"{ship.weights_sha256[:16]}")
+                   f"{ship.weights_sha256[:16]}; the bits depend on the torch build and the CPU's "
+                   f"float kernels (shipped with {made_with or 'an unrecorded setup'}; here torch "
+                   f"{torch.__version__}, {cpu_model() or 'unknown CPU'}, kernels "
+                   f"{kernel_fingerprint()})")

@@ -53,12 +53,16 @@ class FrozenProtocol(Protocol):
     #              float rounding and the attention-dropout random stream differ from v1)
     DEFAULTS = _FROZEN
 
+    def __init__(self, scale: str = "cpu", budget: int | None = None, **overrides: Any):
+        super().__init__(scale, budget, **overrides)
+        self._stores: list[stream.EmbeddingStore] = []  # on-disk training embeddings of a fit
+
     def prepare_encoder(self, encoder: torch.nn.Module, seed: int) -> torch.nn.Module:
         return encoder  # used as is: `embed` runs it in eval mode and restores its mode
 
     def fit(self, *args: Any, **kwargs: Any) -> FrozenProtocol:
         """As `Protocol.fit`; the on-disk embeddings of a streamed training split go after it."""
-        self._stores: list[stream.EmbeddingStore] = []
+        self._stores = []
         try:
             super().fit(*args, **kwargs)
             if self._stores:
@@ -86,7 +90,7 @@ class FrozenProtocol(Protocol):
         if self.streams_embeddings(split):  # too large: on disk, chunk by chunk, for this fit
             store = stream.stream_embeddings(self.encoder, split, self.targets,
                                              **self._embed_options())
-            getattr(self, "_stores", []).append(store)
+            self._stores.append(store)
             return store
         emb = embed(self.encoder, split, self.device, batch_size=int(self.settings["embed_batch"]),
                     progress=self.progress,
