@@ -13,6 +13,8 @@ import functools
 import hashlib
 import platform
 
+from jetbench.core.threads import pinned_threads
+
 _PROBE_SEED = 20261202
 
 
@@ -34,9 +36,7 @@ def kernel_fingerprint() -> str:
     """12 hex digits naming the float kernels torch uses here, on one thread (the thread count
     changes how sums are split; results pinned or re-made bit for bit run on one thread too)."""
     import torch  # lazy: core is imported by code paths that never touch torch
-    import torch.nn.functional as F
-
-    from jetbench.core.threads import pinned_threads
+    import torch.nn.functional as F  # lazy: as torch
 
     g = torch.Generator().manual_seed(_PROBE_SEED)
     a, w = torch.randn(96, 257, generator=g), torch.randn(130, 257, generator=g)
