@@ -62,7 +62,6 @@ class FrozenProtocol(Protocol):
 
     def fit(self, *args: Any, **kwargs: Any) -> FrozenProtocol:
         """As `Protocol.fit`; the on-disk embeddings of a streamed training split go after it."""
-        self._stores = []
         try:
             super().fit(*args, **kwargs)
             if self._stores:
